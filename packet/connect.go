@@ -70,8 +70,8 @@ func (p *Connect) Append(dst []byte, v Version) ([]byte, error) {
 	}
 	name := v.ProtocolName()
 	n := 2 + len(name) + 1 + 1 + 2 + 2 + len(p.ClientID)
-	if len(p.ClientID) > 0xFFFF {
-		return dst, malformed("client identifier longer than 65,535 bytes")
+	if len(p.ClientID) > 0xFFFF || !validString(p.ClientID) {
+		return dst, malformed("client identifier longer than 65,535 bytes or not valid UTF-8")
 	}
 	var props, willProps int
 	var err error
@@ -106,6 +106,9 @@ func (p *Connect) Append(dst []byte, v Version) ([]byte, error) {
 	if hasUser {
 		if len(p.Username) > 0xFFFF {
 			return dst, malformed("user name longer than 65,535 bytes")
+		}
+		if !validString(p.Username) {
+			return dst, malformed("user name is not a valid UTF-8 string [MQTT-1.5.4-1]")
 		}
 		n += 2 + len(p.Username)
 	}
@@ -228,15 +231,17 @@ func (p *Connack) Append(dst []byte, v Version) ([]byte, error) {
 	if p.SessionPresent && p.ReasonCode != Success {
 		return dst, protocolErr("session present on a refused connection [MQTT-3.2.2-4]")
 	}
+	// Checked for every version: a code CONNACK cannot carry would map to
+	// a misleading 3.1.1 return code.
+	if !reasonAllowed(TypeConnack, p.ReasonCode) {
+		return dst, protocolErr(fmt.Sprintf("reason code 0x%02X not allowed in CONNACK", byte(p.ReasonCode)))
+	}
 	flags := byte(0)
 	if p.SessionPresent && v != V31 {
 		flags = 1
 	}
 	if v < V5 {
 		return append(dst, byte(TypeConnack)<<4, 2, flags, connackV3(p.ReasonCode)), nil
-	}
-	if !reasonAllowed(TypeConnack, p.ReasonCode) {
-		return dst, protocolErr(fmt.Sprintf("reason code 0x%02X not allowed in CONNACK", byte(p.ReasonCode)))
 	}
 	props, err := propsSize(p.Props, TypeConnack)
 	if err != nil {

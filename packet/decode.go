@@ -40,7 +40,11 @@ func (h header) check(v Version) error {
 		return malformed("packet type 0 is reserved")
 	case h.t == TypeAuth && v != V5 && v != 0:
 		return malformed(fmt.Sprintf("packet type 15 is reserved in MQTT %v", v))
-	case h.t != TypePublish && h.flags != fixedFlags(h.t):
+	case h.t == TypePublish || h.flags == fixedFlags(h.t):
+	case v == V31 && h.flags == 0x0A && fixedFlags(h.t) == 0x02:
+		// MQTT 3.1 sets DUP on a retried PUBREL, SUBSCRIBE or
+		// UNSUBSCRIBE (3.1 section 2.1, "DUP"); 3.1.1 made it reserved.
+	default:
 		return malformed(fmt.Sprintf("%v with fixed header flags %04b [MQTT-2.2.2-2]", h.t, h.flags))
 	}
 	return nil

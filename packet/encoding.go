@@ -77,7 +77,7 @@ func appendBytes(dst []byte, b []byte) []byte {
 // UTF-8, no surrogate code points (Go's decoder refuses them) and no U+0000
 // [MQTT-1.5.4-1] [MQTT-1.5.4-2].
 func validString(s string) bool {
-	for i := 0; i < len(s); i++ {
+	for i := plainPrefix(s, false); i < len(s); i++ {
 		c := s[i]
 		if c == 0 {
 			return false
@@ -89,6 +89,42 @@ func validString(s string) bool {
 	}
 	return true
 }
+
+// Most strings on the wire are ASCII: plainPrefix checks them 8 bytes at a
+// time, as one word ("SIMD within a register").
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// plainPrefix returns the length of a prefix of s, a multiple of 8, that is
+// ASCII without U+0000 and, when wild is set, without '+' and '#'. The
+// rest of s needs a look byte by byte.
+func plainPrefix(s string, wild bool) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := load8(s[i:])
+		odd := x&msb8 | zeroByte(x)
+		if wild {
+			odd |= zeroByte(x^'+'*lsb8) | zeroByte(x^'#'*lsb8)
+		}
+		if odd != 0 {
+			break
+		}
+	}
+	return i
+}
+
+// load8 returns the first 8 bytes of s as a little-endian word; the
+// compiler makes it one load.
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// zeroByte is not zero exactly when one of the 8 bytes of x is zero.
+func zeroByte(x uint64) uint64 { return (x - lsb8) &^ x & msb8 }
 
 // decoder reads the fields of one packet body. Its first error is sticky:
 // after it every read returns zero values, and err holds the cause.
@@ -139,6 +175,14 @@ func (d *decoder) uint32(what string) uint32 {
 }
 
 func (d *decoder) varint(what string) int {
+	if b := d.b; len(b) > 0 && b[0] < 0x80 { // one byte: every property identifier, most lengths
+		d.b = b[1:]
+		return int(b[0])
+	}
+	return d.longVarint(what)
+}
+
+func (d *decoder) longVarint(what string) int {
 	v, n, err := readVarint(d.b)
 	if err != nil {
 		d.fail(err)
@@ -153,7 +197,8 @@ func (d *decoder) varint(what string) int {
 }
 
 // binary reads two-byte-length-prefixed binary data. The result aliases the
-// body, with its capacity cut so that an append never writes into the body.
+// body, with its capacity cut so that an append never writes into the body;
+// empty data is nil.
 func (d *decoder) binary(what string) []byte {
 	n := int(d.uint16(what))
 	if d.err != nil {
@@ -163,6 +208,9 @@ func (d *decoder) binary(what string) []byte {
 		d.short(what)
 		return nil
 	}
+	if n == 0 {
+		return nil // empty is nil, as for a payload
+	}
 	v := d.b[:n:n]
 	d.b = d.b[n:]
 	return v
@@ -171,11 +219,18 @@ func (d *decoder) binary(what string) []byte {
 // string reads a UTF-8 string and validates it. It aliases the body without
 // copying: the body is never written after decoding.
 func (d *decoder) string(what string) string {
-	b := d.binary(what)
-	if d.err != nil || len(b) == 0 {
+	// The same as binary, by hand: this is the hot path of properties.
+	if len(d.b) < 2 || len(d.b)-2 < int(d.b[0])<<8|int(d.b[1]) {
+		d.short(what) // also after an earlier error, which left d.b nil
 		return ""
 	}
-	s := unsafe.String(&b[0], len(b))
+	n := int(d.b[0])<<8 | int(d.b[1])
+	b := d.b[2 : 2+n]
+	d.b = d.b[2+n:]
+	if n == 0 {
+		return ""
+	}
+	s := unsafe.String(&b[0], n)
 	if !validString(s) {
 		d.fail(malformed(what + " is not a valid UTF-8 string"))
 		return ""

@@ -189,9 +189,20 @@ type propWriter struct {
 	err   error
 }
 
+// refuse records the first value the encoder will not send: each is one the
+// decoder refuses.
+func (w *propWriter) refuse(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
 func (w *propWriter) u8(id PropID, v byte) {
 	w.used |= 1 << id
 	if w.count {
+		if v > 1 { // every byte property is 0 or 1
+			w.refuse(protocolErr(fmt.Sprintf("%v is %d, not 0 or 1", id, v)))
+		}
 		w.n += 2
 		return
 	}
@@ -201,6 +212,12 @@ func (w *propWriter) u8(id PropID, v byte) {
 func (w *propWriter) u16(id PropID, v uint16) {
 	w.used |= 1 << id
 	if w.count {
+		switch {
+		case v == 0 && id == PropTopicAlias:
+			w.refuse(&Error{Code: TopicAliasInvalid, Msg: "topic alias 0 [MQTT-3.3.2-8]"})
+		case v == 0 && id == PropReceiveMaximum:
+			w.refuse(protocolErr("receive maximum 0"))
+		}
 		w.n += 3
 		return
 	}
@@ -210,6 +227,9 @@ func (w *propWriter) u16(id PropID, v uint16) {
 func (w *propWriter) u32(id PropID, v uint32) {
 	w.used |= 1 << id
 	if w.count {
+		if v == 0 && id == PropMaximumPacketSize {
+			w.refuse(protocolErr("maximum packet size 0"))
+		}
 		w.n += 5
 		return
 	}
@@ -234,6 +254,12 @@ func (w *propWriter) str(id PropID, s string) {
 		if len(s) > 0xFFFF && w.err == nil {
 			w.err = &Error{Code: MalformedPacket, Msg: id.String() + " longer than 65,535 bytes"}
 		}
+		if !validString(s) {
+			w.refuse(malformed(id.String() + " is not a valid UTF-8 string [MQTT-1.5.4-1]"))
+		}
+		if id == PropResponseTopic && !validTopicName(s) {
+			w.refuse(protocolErr("response topic is not a valid topic name [MQTT-3.3.2-14]"))
+		}
 		w.n += 3 + len(s)
 		return
 	}
@@ -257,6 +283,9 @@ func (w *propWriter) pair(u UserProperty) {
 	if w.count {
 		if (len(u.Key) > 0xFFFF || len(u.Value) > 0xFFFF) && w.err == nil {
 			w.err = &Error{Code: MalformedPacket, Msg: "user property longer than 65,535 bytes"}
+		}
+		if !validString(u.Key) || !validString(u.Value) {
+			w.refuse(malformed("user property is not a valid UTF-8 string pair [MQTT-1.5.4-1]"))
 		}
 		w.n += 5 + len(u.Key) + len(u.Value)
 		return
@@ -363,15 +392,18 @@ func propsSize(p *Properties, t Type) (int, error) {
 	}
 	w := propWriter{count: true}
 	p.walk(&w)
-	if w.err != nil {
-		return 0, w.err
-	}
 	if bad := w.used &^ allowedProps[t]; bad != 0 {
 		for id := 0; id < 64; id++ {
 			if bad&(1<<id) != 0 {
 				return 0, &Error{Code: MalformedPacket, Msg: fmt.Sprintf("%v not allowed in %v", PropID(id), typeLabel(t))}
 			}
 		}
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if t == TypeConnect && w.used&(1<<PropAuthData) != 0 && w.used&(1<<PropAuthMethod) == 0 {
+		return 0, authDataAlone()
 	}
 	if t == TypeSubscribe && len(p.SubscriptionIDs) > 1 {
 		return 0, protocolErr("SUBSCRIBE carries at most one subscription identifier")
@@ -432,17 +464,26 @@ func decodeProps(d *decoder, pp **Properties, t Type) {
 	p.decode(&sub, t)
 	if sub.err != nil {
 		d.fail(sub.err)
+		return
 	}
+	if t == TypeConnect && p.included&(1<<PropAuthData) != 0 && p.included&(1<<PropAuthMethod) == 0 {
+		d.fail(authDataAlone())
+	}
+}
+
+// authDataAlone is the error for a CONNECT with authentication data but no
+// authentication method (MQTT 5.0 section 3.1.2.11.10).
+func authDataAlone() error {
+	return protocolErr("authentication data without authentication method")
 }
 
 func (p *Properties) decode(d *decoder, t Type) {
 	for len(d.b) > 0 && d.err == nil {
-		v := d.varint("property identifier")
-		if d.err != nil {
-			return
-		}
-		id := PropID(v)
-		if v >= len(propInfo) || !id.AllowedIn(t) {
+		// A property identifier is a variable byte integer, but every one
+		// MQTT 5 defines is below 0x80: a first byte from 0x80 on starts
+		// an unknown identifier, whatever its length.
+		id := PropID(d.byte("property identifier"))
+		if int(id) >= len(propInfo) || !id.AllowedIn(t) {
 			d.fail(&Error{Code: MalformedPacket, Msg: fmt.Sprintf("%v not allowed in %v", id, typeLabel(t))})
 			return
 		}
@@ -451,7 +492,7 @@ func (p *Properties) decode(d *decoder, t Type) {
 			return
 		}
 		p.included |= 1 << id
-		name := id.String()
+		name := propInfo[id].name // allowed, so named
 		switch id {
 		case PropPayloadFormat:
 			p.PayloadFormat = d.bool01(name)

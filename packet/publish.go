@@ -128,7 +128,7 @@ func checkTopicName(s string, aliased bool) error {
 		}
 		return protocolErr("empty topic name [MQTT-4.7.3-1]")
 	}
-	for i := 0; i < len(s); i++ {
+	for i := plainPrefix(s, true); i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '+' || c == '#':
 			return &Error{Code: TopicNameInvalid, Msg: "wildcard in topic name [MQTT-3.3.2-2]"}
@@ -147,19 +147,14 @@ func checkTopicName(s string, aliased bool) error {
 	return nil
 }
 
-// checkTopicForEncode checks what the encoder can check cheaply of a topic
-// name: its length, emptiness and wildcards.
+// checkTopicForEncode checks a topic name to be sent: its length, and all
+// that checkTopicName checks of a received one, so that the encoder never
+// sends what the decoder refuses.
 func checkTopicForEncode(s string, aliased bool) error {
 	if len(s) > 0xFFFF {
 		return malformed("topic name longer than 65,535 bytes")
 	}
-	if s == "" && !aliased {
-		return protocolErr("empty topic name [MQTT-4.7.3-1]")
-	}
-	if strings.ContainsAny(s, "+#") {
-		return &Error{Code: TopicNameInvalid, Msg: "wildcard in topic name [MQTT-3.3.2-2]"}
-	}
-	return nil
+	return checkTopicName(s, aliased)
 }
 
 // validTopicName reports whether s is a non-empty topic name without

@@ -92,8 +92,8 @@ func (p *Subscribe) Append(dst []byte, v Version) ([]byte, error) {
 		return dst, protocolErr("SUBSCRIBE without subscriptions [MQTT-3.8.3-3]")
 	}
 	for _, s := range p.Subscriptions {
-		if s.Filter == "" || len(s.Filter) > 0xFFFF {
-			return dst, malformed("topic filter empty or longer than 65,535 bytes")
+		if s.Filter == "" || len(s.Filter) > 0xFFFF || !validString(s.Filter) {
+			return dst, malformed("topic filter empty, longer than 65,535 bytes or not valid UTF-8")
 		}
 		if s.QoS > ExactlyOnce || s.RetainHandling > 2 {
 			return dst, malformed("subscription QoS 3 or retain handling 3")
@@ -148,7 +148,10 @@ func (p *Subscribe) decode(body []byte, _ byte, v Version) error {
 		}
 		s.QoS = QoS(opts & 3)
 		if s.QoS > ExactlyOnce {
-			return malformed("subscription QoS 3 [MQTT-3-8.3-4]")
+			if v == V5 { // MQTT 5.0 section 3.8.3.1
+				return protocolErr("subscription QoS 3")
+			}
+			return malformed("subscription QoS 3 [MQTT-3.8.3-4]")
 		}
 		s.NoLocal = opts&0x04 != 0
 		s.RetainAsPublished = opts&0x08 != 0
@@ -237,8 +240,8 @@ func (p *Unsubscribe) Append(dst []byte, v Version) ([]byte, error) {
 		return dst, protocolErr("UNSUBSCRIBE without topic filters [MQTT-3.10.3-2]")
 	}
 	for _, f := range p.Filters {
-		if f == "" || len(f) > 0xFFFF {
-			return dst, malformed("topic filter empty or longer than 65,535 bytes")
+		if f == "" || len(f) > 0xFFFF || !validString(f) {
+			return dst, malformed("topic filter empty, longer than 65,535 bytes or not valid UTF-8")
 		}
 		n += 2 + len(f)
 	}

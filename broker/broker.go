@@ -1,0 +1,355 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/midge-mqtt/midge/mq"
+	mqmemory "github.com/midge-mqtt/midge/mq/memory"
+	"github.com/midge-mqtt/midge/mqtt"
+	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/stack"
+	"github.com/midge-mqtt/midge/store"
+	storememory "github.com/midge-mqtt/midge/store/memory"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// Message is an application message as the broker routes it.
+type Message = store.Message
+
+// ErrClosed is returned by a broker used after Close.
+var ErrClosed = errors.New("broker: closed")
+
+// Options configure a Broker. A nil *Options, like every zero field, means
+// the default.
+type Options struct {
+	// ID identifies the broker, in $SYS topics among others. Default: a
+	// random UUID.
+	ID string
+	// Store keeps sessions and retained messages. Default: in memory.
+	Store store.Store
+	// Bus carries messages between broker instances. Default: in-process.
+	Bus mq.Bus
+	// MaxClientIDLength is the longest client identifier accepted from an
+	// MQTT 3.1 client. Default: 23, as the 3.1 spec says.
+	MaxClientIDLength int
+	// HeartbeatInterval is how often the broker publishes
+	// $SYS/{id}/heartbeat. Default: 60 s.
+	HeartbeatInterval time.Duration
+	// ConnectTimeout is how long a new connection has to send CONNECT.
+	// Default: 30 s.
+	ConnectTimeout time.Duration
+	// MaxInflight is the most QoS 1 and 2 messages sent to one client and
+	// not yet acknowledged. Default: 32.
+	MaxInflight int
+	// MaxQueued is the most QoS 1 and 2 messages kept for one session
+	// beyond those in flight (while it is offline or its window is full);
+	// past it a message is dropped for that session and reported to
+	// Events.Dropped. Default: 1000.
+	MaxQueued int
+	// MaxPacketSize is the largest packet accepted from a client. Default:
+	// 1 MiB.
+	MaxPacketSize int
+	// MaxPending bounds, in bytes, the output queued for one client and not
+	// yet written; past it QoS 0 messages are dropped for that client.
+	// Default: 1 MiB.
+	MaxPending int
+	// Logger receives the broker's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Hooks customise the broker's decisions.
+	Hooks Hooks
+}
+
+// Broker is an embeddable MQTT broker. Serve it on a listener, or hand it
+// single connections with HandleConn; subscribe and publish on the server
+// side with Subscribe and Publish; watch it with On.
+//
+// A Broker is safe for concurrent use.
+type Broker struct {
+	id       string
+	opts     Options
+	log      *slog.Logger
+	st       store.Store
+	bus      mq.Bus
+	ownStore bool
+	ownBus   bool
+
+	router   *stack.Router
+	sessions *stack.SessionManager
+	server   *mqtt.Server
+	stack    *stack.Stack
+
+	events  events
+	clients sync.Map // *mqtt.Conn → *Client, accepted connections
+	count   atomic.Int64
+	closed  atomic.Bool
+	stop    chan struct{}
+	done    sync.WaitGroup
+}
+
+// New returns a broker ready to serve. o may be nil.
+func New(o *Options) (*Broker, error) {
+	b := &Broker{stop: make(chan struct{})}
+	if o != nil {
+		b.opts = *o
+	}
+	b.id = b.opts.ID
+	if b.id == "" {
+		b.id = newUUID()
+	}
+	b.log = b.opts.Logger
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	if b.st = b.opts.Store; b.st == nil {
+		b.st, b.ownStore = storememory.New(), true
+	}
+	if b.bus = b.opts.Bus; b.bus == nil {
+		b.bus, b.ownBus = mqmemory.New(), true
+	}
+	h := &b.opts.Hooks
+	b.router = &stack.Router{Store: b.st, Bus: b.bus, Forward: b.forward,
+		Delivered: func(stack.Subscriber, *Message, error) {}}
+	b.sessions = &stack.SessionManager{
+		Store:             b.st,
+		Limits:            stack.SessionLimits{Inflight: b.opts.MaxInflight, Queue: b.opts.MaxQueued},
+		MaxClientIDLength: b.opts.MaxClientIDLength,
+		Dropped:           b.dropped,
+		Accepted:          b.accepted,
+		Ended:             b.ended,
+	}
+	mws := []stack.Middleware{
+		&stack.PacketEmitter{Packet: b.packet},
+		stack.Connection{},
+		&stack.KeepAlive{ConnectTimeout: or(b.opts.ConnectTimeout, 30*time.Second), Expired: b.keepAliveExpired},
+		&stack.LastWill{},
+		&stack.Authentication{PreConnect: b.preConnect(h), Authenticate: b.authenticate(h)},
+		b.sessions,
+		&stack.Authorize{Publish: b.authorizePublish(h), Subscribe: b.authorizeSubscribe(h)},
+		&stack.RetainManager{Forward: b.forward},
+		&stack.SubscriptionManager{Subscribed: b.subscribed, Unsubscribed: b.unsubscribed},
+		&stack.InboundManager{Published: b.published},
+		&stack.OutboundManager{Acked: b.acked},
+		b.router,
+	}
+	var err error
+	if b.stack, err = stack.New(mws...); err != nil {
+		return nil, err
+	}
+	if err := b.router.Start(); err != nil {
+		return nil, err
+	}
+	b.server = &mqtt.Server{
+		Handler: b.stack,
+		Options: &mqtt.Options{MaxPacketSize: b.opts.MaxPacketSize, MaxPending: b.opts.MaxPending},
+		Logger:  b.log,
+	}
+	b.done.Add(1)
+	go b.heartbeat(or(b.opts.HeartbeatInterval, 60*time.Second))
+	return b, nil
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// ID returns the broker's identifier.
+func (b *Broker) ID() string { return b.id }
+
+// ConnectedClients returns the number of clients connected now.
+func (b *Broker) ConnectedClients() int { return int(b.count.Load()) }
+
+// Closed reports whether Close was called.
+func (b *Broker) Closed() bool { return b.closed.Load() }
+
+// Stack returns the middleware stack the broker is built from.
+func (b *Broker) Stack() *stack.Stack { return b.stack }
+
+// Serve accepts connections on l and serves them until Close. It returns
+// ErrClosed after Close, or the accept error.
+func (b *Broker) Serve(l net.Listener) error {
+	if b.closed.Load() {
+		l.Close()
+		return ErrClosed
+	}
+	err := b.server.Serve(l)
+	if errors.Is(err, mqtt.ErrServerClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+// HandleConn serves one connection, any byte stream, on its own goroutine,
+// and returns at once. The broker closes it when it ends or on Close.
+func (b *Broker) HandleConn(rwc io.ReadWriteCloser) {
+	if b.closed.Load() {
+		rwc.Close()
+		return
+	}
+	b.done.Add(1)
+	go func() {
+		defer b.done.Done()
+		b.server.ServeConn(rwc)
+	}()
+}
+
+// Publish publishes m on behalf of the server: to every subscriber, on this
+// broker and those sharing its bus. It bypasses Hooks.AuthorizePublish.
+func (b *Broker) Publish(ctx context.Context, m *Message) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	if err := topic.ValidateName(m.Topic); err != nil {
+		return err
+	}
+	if m.QoS > packet.ExactlyOnce {
+		return fmt.Errorf("broker: QoS %d", m.QoS)
+	}
+	if m.Created.IsZero() {
+		m.Created = time.Now()
+	}
+	if err := b.router.Relay(ctx, m); err != nil {
+		return err
+	}
+	b.events.publish(m, nil)
+	return nil
+}
+
+// publishSys publishes a $SYS message for the broker; failures are logged.
+func (b *Broker) publishSys(suffix string, payload []byte) {
+	m := &Message{Topic: "$SYS/" + b.id + "/" + suffix, Payload: payload, Created: time.Now()}
+	if err := b.router.Relay(context.Background(), m); err != nil {
+		if !b.closed.Load() {
+			b.log.Warn("publishing $SYS message", "topic", m.Topic, "err", err)
+		}
+		return
+	}
+	b.events.publish(m, nil)
+}
+
+func (b *Broker) heartbeat(every time.Duration) {
+	defer b.done.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.publishSys("heartbeat", []byte(b.id))
+		}
+	}
+}
+
+// Subscription is a server-side subscription made with Subscribe.
+type Subscription struct {
+	b       *Broker
+	filter  string
+	deliver func(ctx context.Context, m *Message) error
+	once    sync.Once
+}
+
+// Deliver implements stack.Subscriber: it calls the deliver function in
+// the publisher's goroutine, so a slow function slows the publisher down
+// (backpressure), and a message the function fails is logged.
+func (s *Subscription) Deliver(ctx context.Context, m *Message, qos packet.QoS, retain bool) error {
+	cp := *m
+	cp.QoS, cp.Retain = qos, retain
+	if err := s.deliver(ctx, &cp); err != nil {
+		s.b.log.Warn("server-side subscriber failed", "filter", s.filter, "topic", m.Topic, "err", err)
+		return err
+	}
+	return nil
+}
+
+// Filter returns the subscription's topic filter.
+func (s *Subscription) Filter() string { return s.filter }
+
+// Unsubscribe removes the subscription; calling it again does nothing.
+func (s *Subscription) Unsubscribe() {
+	s.once.Do(func() { s.b.router.Unsubscribe(context.Background(), s, s.filter) })
+}
+
+// Subscribe subscribes the server itself to filter, at QoS 2: deliver is
+// called with every matching message, at the QoS it was published with, in
+// the publisher's goroutine. It bypasses Hooks.AuthorizeSubscribe. The
+// returned Subscription (the filter and this deliver function together)
+// removes it.
+func (b *Broker) Subscribe(filter string, deliver func(ctx context.Context, m *Message) error) (*Subscription, error) {
+	if b.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := topic.ValidateFilter(filter); err != nil {
+		return nil, err
+	}
+	s := &Subscription{b: b, filter: filter, deliver: deliver}
+	if _, err := b.router.Subscribe(context.Background(), s, store.Subscription{Filter: filter, QoS: packet.ExactlyOnce}); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close disconnects every client (MQTT 5 clients with DISCONNECT "server
+// shutting down"), stops the broker's goroutines and the store and bus it
+// made itself, and returns when all is stopped.
+func (b *Broker) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	close(b.stop)
+	b.sessions.Close()
+	err := b.server.Close()
+	b.done.Wait()
+	b.router.Stop()
+	if b.ownBus {
+		b.bus.Close()
+	}
+	if b.ownStore {
+		b.st.Close()
+	}
+	b.events.closed()
+	return err
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0F | 0x40
+	u[8] = u[8]&0x3F | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// subsPayload is the JSON of $SYS/{id}/new/subscribers, as Aedes sends it.
+type subsPayload struct {
+	ClientID string `json:"clientId"`
+	Subs     any    `json:"subs"`
+}
+
+type subJSON struct {
+	Topic string `json:"topic"`
+	QoS   int    `json:"qos"`
+}
+
+func sysJSON(clientID string, subs any) []byte {
+	b, _ := json.Marshal(subsPayload{ClientID: clientID, Subs: subs})
+	return b
+}
+
+var sysPrefix = "$SYS/"
+
+func isSys(topic string) bool { return strings.HasPrefix(topic, sysPrefix) }

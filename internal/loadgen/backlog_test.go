@@ -1,0 +1,85 @@
+package loadgen
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestBacklogRoom(t *testing.T) {
+	b := newBacklog(10, 2, 5) // 20 deliveries, 5 per message
+	if got := b.room(); got != 4 {
+		t.Fatalf("room = %d, want 4 messages", got)
+	}
+	b.wrote(3)
+	if got := b.room(); got != 1 {
+		t.Fatalf("after 3 messages, room = %d, want 1", got)
+	}
+	b.arrived(10)
+	if got := b.room(); got != 3 {
+		t.Fatalf("after 10 deliveries, room = %d, want 3", got)
+	}
+	// One message may be more deliveries than the whole limit: with nothing
+	// outstanding it still goes.
+	big := newBacklog(50, 1, 100)
+	if got := big.room(); got != 1 {
+		t.Fatalf("room of an empty backlog smaller than one message = %d, want 1", got)
+	}
+	big.wrote(1)
+	if got := big.room(); got > 0 {
+		t.Fatalf("room with that message outstanding = %d, want none", got)
+	}
+}
+
+func TestBacklogWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBacklog(4, 1, 1)
+		timer := time.NewTimer(time.Hour)
+		stop, done := make(chan struct{}), make(chan struct{})
+		b.wrote(4)
+
+		ok := make(chan bool)
+		go func() { ok <- b.wait(2, timer, stop, done) }()
+		synctest.Wait()
+		b.arrived(1)
+		synctest.Wait()
+		select {
+		case <-ok:
+			t.Fatal("wait returned with room for 1 of the 2 wanted")
+		default:
+		}
+		b.arrived(1)
+		if !<-ok {
+			t.Fatal("wait failed with room for 2")
+		}
+
+		// Nothing arrives: after stallTimeout the backlog is written off.
+		b.wrote(2)
+		start := time.Now()
+		if !b.wait(4, timer, stop, done) {
+			t.Fatal("wait failed instead of writing the backlog off")
+		}
+		if d := time.Since(start); d != stallTimeout {
+			t.Errorf("written off after %v, want %v", d, stallTimeout)
+		}
+		if b.sent.Load() != b.seen.Load() {
+			t.Errorf("after the write-off %d sent, %d seen", b.sent.Load(), b.seen.Load())
+		}
+
+		b.wrote(4)
+		go func() { ok <- b.wait(1, timer, stop, done) }()
+		synctest.Wait()
+		close(stop)
+		if <-ok {
+			t.Error("wait succeeded after stop")
+		}
+	})
+}
+
+func TestBacklogUnbounded(t *testing.T) {
+	b := newBacklog(0, 3, 10)
+	b.wrote(1 << 20)
+	if !b.wait(1000, time.NewTimer(time.Hour), nil, nil) {
+		t.Error("an unbounded backlog waited")
+	}
+}

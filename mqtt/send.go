@@ -1,0 +1,332 @@
+package mqtt
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// Connect sends a CONNECT and fixes the connection's version: p.Version,
+// else Options.Version, else 3.1.1. Packets read after it decode at that
+// version.
+func (c *Conn) Connect(p *packet.Connect) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := p.Version
+	if v == 0 {
+		v = c.Version()
+	}
+	if v == 0 {
+		v = packet.V311
+	}
+	if err := c.appendLocked(p, nil, v); err != nil {
+		return err
+	}
+	// Under mu, so that every packet queued after this one encodes at v.
+	c.version.Store(uint32(v))
+	c.connect.Store(true)
+	return nil
+}
+
+// Connack sends a CONNACK. For 3.1 and 3.1.1 its reason code is mapped to a
+// return code by the codec (see packet.Connack). The first CONNACK sent or
+// received is what ConnackCode reports.
+func (c *Conn) Connack(p *packet.Connack) error {
+	if err := c.send(p); err != nil {
+		return err
+	}
+	c.noteConnack(p.ReasonCode)
+	return nil
+}
+
+// Publish sends a PUBLISH. It does not allocate once the connection's
+// buffers have grown to its traffic.
+func (c *Conn) Publish(p *packet.Publish) error { return c.send(p) }
+
+// Puback sends a PUBACK.
+func (c *Conn) Puback(p *packet.Puback) error { return c.send(p) }
+
+// Pubrec sends a PUBREC.
+func (c *Conn) Pubrec(p *packet.Pubrec) error { return c.send(p) }
+
+// Pubrel sends a PUBREL.
+func (c *Conn) Pubrel(p *packet.Pubrel) error { return c.send(p) }
+
+// Pubcomp sends a PUBCOMP.
+func (c *Conn) Pubcomp(p *packet.Pubcomp) error { return c.send(p) }
+
+// Subscribe sends a SUBSCRIBE.
+func (c *Conn) Subscribe(p *packet.Subscribe) error { return c.send(p) }
+
+// Suback sends a SUBACK.
+func (c *Conn) Suback(p *packet.Suback) error { return c.send(p) }
+
+// Unsubscribe sends an UNSUBSCRIBE.
+func (c *Conn) Unsubscribe(p *packet.Unsubscribe) error { return c.send(p) }
+
+// Unsuback sends an UNSUBACK.
+func (c *Conn) Unsuback(p *packet.Unsuback) error { return c.send(p) }
+
+// Pingreq sends a PINGREQ.
+func (c *Conn) Pingreq() error { return c.send(pingreq) }
+
+// Pingresp sends a PINGRESP.
+func (c *Conn) Pingresp() error { return c.send(pingresp) }
+
+// Disconnect sends a DISCONNECT; p may be nil for a plain one (reason code
+// 0x00). It does not close the connection: call Close after it, which
+// flushes it.
+func (c *Conn) Disconnect(p *packet.Disconnect) error {
+	if p == nil {
+		p = &disconnect
+	}
+	return c.send(p)
+}
+
+// Auth sends an AUTH, which exists in MQTT 5 only.
+func (c *Conn) Auth(p *packet.Auth) error { return c.send(p) }
+
+var (
+	pingreq    = &packet.Pingreq{}
+	pingresp   = &packet.Pingresp{}
+	disconnect packet.Disconnect // never changed: Append only reads it
+)
+
+// WritePacket sends any packet, as the method for its type does.
+func (c *Conn) WritePacket(p packet.Packet) error {
+	switch p := p.(type) {
+	case *packet.Connect:
+		return c.Connect(p)
+	case *packet.Connack:
+		return c.Connack(p)
+	case nil:
+		return errors.New("mqtt: WritePacket of a nil packet")
+	}
+	return c.send(p)
+}
+
+// WriteEncoded sends a packet the caller has already encoded for the
+// connection's version, such as one PUBLISH encoded once and sent to many
+// connections. b is copied before WriteEncoded returns. It is not checked
+// beyond its type: a CONNECT or CONNACK is decoded to keep Version and
+// ConnackCode right, anything else is sent as it is.
+func (c *Conn) WriteEncoded(b []byte) error {
+	if len(b) < 2 {
+		return errors.New("mqtt: WriteEncoded of less than a packet")
+	}
+	switch packet.Type(b[0] >> 4) {
+	case packet.TypeConnect, packet.TypeConnack:
+		p, _, err := packet.Decode(b, c.Version(), 0)
+		if err != nil {
+			return err
+		}
+		return c.WritePacket(p)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.appendLocked(nil, b, c.encodeVersion())
+}
+
+// send queues p at the connection's version.
+func (c *Conn) send(p packet.Packet) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.appendLocked(p, nil, c.encodeVersion())
+}
+
+// encodeVersion is the version packets are encoded for: 3.1.1 until the
+// connection knows better.
+func (c *Conn) encodeVersion() packet.Version {
+	if v := c.Version(); v != 0 {
+		return v
+	}
+	return packet.V311
+}
+
+// appendLocked encodes p (or copies raw, when p is nil) onto the pending
+// output and wakes the writer. c.mu is held.
+func (c *Conn) appendLocked(p packet.Packet, raw []byte, v packet.Version) error {
+	if c.cause != nil {
+		return c.sendErr
+	}
+	n := len(c.out)
+	if c.out == nil {
+		c.out = getBuffer(c.wbufSize)
+	}
+	var out []byte
+	if p == nil {
+		out = append(c.out, raw...)
+	} else {
+		var err error
+		if out, err = p.Append(c.out, v); err != nil {
+			return err
+		}
+	}
+	size := uint64(len(out) - n)
+	// Unwritten counts the batch the writer holds as well as the pending
+	// one: the bound is on memory held for a slow peer.
+	if unwritten := c.queued - c.written; unwritten > 0 && unwritten+size > c.maxPending {
+		c.out = out[:n]
+		return ErrQueueFull
+	}
+	c.out = out
+	c.queued += size
+	if c.idle {
+		// Only an idle writer needs waking: a busy one looks for more
+		// output after each write, which spares a channel send per packet.
+		c.idle = false
+		c.wake()
+	}
+	return nil
+}
+
+// wake tells the writer there is something to do, without blocking: a
+// wake-up already pending covers this one.
+func (c *Conn) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush waits until every packet queued before the call has been written to
+// the stream. It returns nil then, the error that stopped the writer if that
+// output can no longer be written, or context.Cause(ctx) if ctx ends first.
+// Flush gives a caller what mqtt-connection's per-write callback gave.
+func (c *Conn) Flush(ctx context.Context) error {
+	c.mu.Lock()
+	target := c.queued
+	for c.written < target {
+		if c.stopped {
+			err := c.werr
+			if err == nil {
+				err = c.sendErr
+			}
+			c.mu.Unlock()
+			return err
+		}
+		if c.flushed == nil {
+			c.flushed = make(chan struct{})
+		}
+		ch := c.flushed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// wakeFlushers tells the Flush calls waiting that the writer made progress.
+// c.mu is held.
+func (c *Conn) wakeFlushers() {
+	if c.flushed != nil {
+		close(c.flushed)
+		c.flushed = nil
+	}
+}
+
+// writeLoop is the writer goroutine. It swaps the pending buffer for its
+// spare one (double buffering) and writes the whole batch in one Write, so
+// the packets queued while a Write is under way go out together in the next
+// one, and the stream is flushed whenever nothing more is queued. Once the
+// connection ends it writes what is left, closes the stream and returns.
+func (c *Conn) writeLoop() {
+	var spare []byte
+	peak := 0 // the largest batch since the writer was last idle
+	for {
+		c.mu.Lock()
+		for len(c.out) == 0 {
+			if c.cause != nil {
+				c.mu.Unlock()
+				c.stop(nil)
+				return
+			}
+			// Going idle: let go of buffers a burst made much larger than
+			// the traffic needs, so idle connections do not pin memory,
+			// while steady traffic keeps its buffers.
+			if limit := max(c.wbufSize, idleBufferLimit, 4*peak); cap(c.out) > limit || cap(spare) > limit {
+				putBuffer(c.out)
+				putBuffer(spare)
+				c.out, spare = nil, nil
+			}
+			peak = 0
+			c.idle = true
+			c.mu.Unlock()
+			<-c.kick
+			c.mu.Lock()
+			c.idle = false
+		}
+		batch, end := c.out, c.queued
+		peak = max(peak, len(batch))
+		c.out = spare[:0] // nil at first: appendLocked allocates it
+		c.mu.Unlock()
+
+		_, err := c.rwc.Write(batch)
+
+		c.mu.Lock()
+		if err == nil {
+			c.written = end
+		}
+		c.wakeFlushers()
+		c.mu.Unlock()
+		if err != nil {
+			c.shutdown(err, false)
+			c.stop(err)
+			return
+		}
+		spare = batch[:0]
+	}
+}
+
+// idleBufferLimit is the buffer capacity an idle connection may always
+// keep.
+const idleBufferLimit = 64 << 10
+
+// largeBuffers holds the output buffers over idleBufferLimit that idle
+// connections let go, for the next burst on any connection: bursts reuse
+// them instead of growing new ones, and the garbage collector empties the
+// pool when nobody needs them.
+var largeBuffers sync.Pool // of *[]byte
+
+// getBuffer returns an empty buffer: a large one from the pool if there is
+// one, else one of size bytes.
+func getBuffer(size int) []byte {
+	if p, _ := largeBuffers.Get().(*[]byte); p != nil {
+		return *p
+	}
+	return make([]byte, 0, size)
+}
+
+// putBuffer gives b to the pool if it is large, and drops it otherwise.
+func putBuffer(b []byte) {
+	if cap(b) > idleBufferLimit {
+		b = b[:0]
+		largeBuffers.Put(&b)
+	}
+}
+
+// stop ends the writer: it closes the stream, which wakes a blocked
+// ReadPacket, records werr, the write error that lost output, and releases
+// Flush and Close callers.
+func (c *Conn) stop(werr error) {
+	// The stream's close error tells nothing the cause does not: a TLS
+	// close_notify that cannot be sent to a gone peer, a second close.
+	_ = c.rwc.Close()
+	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.stopped = true
+	c.werr = werr
+	c.out = nil
+	c.wakeFlushers()
+	c.mu.Unlock()
+	close(c.done)
+}

@@ -1,0 +1,253 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/midge-mqtt/midge/mqtt"
+	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
+)
+
+// ErrDisconnected is the cause of a connection its client ended with
+// DISCONNECT.
+var ErrDisconnected = errors.New("stack: client disconnected")
+
+// ErrKeepAliveTimeout is the cause of a connection that went silent for
+// longer than one and a half times its keep alive [MQTT-3.1.2-24].
+var ErrKeepAliveTimeout = errors.New("stack: keep alive timeout")
+
+// ErrConnectTimeout is the cause of a connection that sent no CONNECT in
+// time.
+var ErrConnectTimeout = errors.New("stack: no CONNECT in time")
+
+// Connection handles DISCONNECT: the client ends the connection, and the
+// broker closes it with ErrDisconnected as cause [MQTT-3.14.4-1].
+type Connection struct{}
+
+// Handle implements Middleware.
+func (Connection) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	if _, ok := p.(*packet.Disconnect); ok {
+		if err := next.ServeMQTT(ctx, c, p); err != nil {
+			return err
+		}
+		c.CloseWithCause(ErrDisconnected)
+		return nil
+	}
+	return next.ServeMQTT(ctx, c, p)
+}
+
+// KeepAlive closes connections that go silent: one without a CONNECT after
+// ConnectTimeout, one quiet for one and a half times its keep alive
+// [MQTT-3.1.2-24]. It uses the connection's read deadline, no timer of its
+// own, and answers PINGREQ with PINGRESP [MQTT-3.12.4-1].
+type KeepAlive struct {
+	// ConnectTimeout is how long a new connection has to send CONNECT; 0
+	// means no limit.
+	ConnectTimeout time.Duration
+	// Expired, if set, is told when a connection's keep alive runs out.
+	Expired func(c *mqtt.Conn)
+}
+
+type keepAliveState struct {
+	interval time.Duration // 1.5 × keep alive; 0 when off
+}
+
+var keepAliveKey = NewKey[*keepAliveState]("keepalive")
+
+// Install implements Installer: it starts the connect timeout.
+func (k *KeepAlive) Install(_ context.Context, c *mqtt.Conn) error {
+	if k.ConnectTimeout > 0 {
+		c.SetReadDeadline(time.Now().Add(k.ConnectTimeout))
+	}
+	return nil
+}
+
+// Handle implements Middleware.
+func (k *KeepAlive) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	switch p := p.(type) {
+	case *packet.Connect:
+		st := &keepAliveState{interval: time.Duration(p.KeepAlive) * 1500 * time.Millisecond}
+		keepAliveKey.Set(c, st)
+		if st.interval == 0 {
+			c.SetReadDeadline(time.Time{})
+		} else {
+			c.SetReadDeadline(time.Now().Add(st.interval))
+		}
+		context.AfterFunc(c.Context(), func() { k.ended(c) })
+		return next.ServeMQTT(ctx, c, p)
+	case *packet.Pingreq:
+		k.touch(c)
+		return c.Pingresp()
+	}
+	k.touch(c)
+	return next.ServeMQTT(ctx, c, p)
+}
+
+// touch moves the read deadline on, on every packet: the spec's limit is
+// exact, so a cheaper, coarser deadline would keep silent clients too long.
+func (k *KeepAlive) touch(c *mqtt.Conn) {
+	if st := keepAliveKey.Get(c); st != nil && st.interval != 0 {
+		c.SetReadDeadline(time.Now().Add(st.interval))
+	}
+}
+
+func (k *KeepAlive) ended(c *mqtt.Conn) {
+	if k.Expired != nil && IsTimeout(context.Cause(c.Context())) && keepAliveKey.Get(c) != nil {
+		k.Expired(c)
+	}
+}
+
+// IsTimeout reports whether a connection ended because its read deadline
+// passed: a keep alive or connect timeout.
+func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
+
+// LastWill publishes a connection's will message when the connection ends
+// any way but by the client's DISCONNECT [MQTT-3.1.2-8]; a DISCONNECT
+// discards it [MQTT-3.1.2-10] (in MQTT 5, unless its reason code is 0x04,
+// disconnect with will message). The will is armed only once the connection
+// is accepted. It needs a Publisher.
+type LastWill struct {
+	pub Publisher
+}
+
+// Publisher is the callback that publishes a message as a client would,
+// through the broker's authorization: a will, for instance.
+type Publisher interface {
+	PublishAs(ctx context.Context, c *mqtt.Conn, m *store.Message) error
+}
+
+var willKey = NewKey[*willState]("will")
+
+type willState struct{ msg *store.Message }
+
+// Bind implements Binder.
+func (w *LastWill) Bind(s *Stack) (err error) {
+	w.pub, err = Need[Publisher](s)
+	return err
+}
+
+// Handle implements Middleware.
+func (w *LastWill) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	switch p := p.(type) {
+	case *packet.Connect:
+		if err := next.ServeMQTT(ctx, c, p); err != nil || p.Will == nil {
+			return err
+		}
+		if code, ok := c.ConnackCode(); !ok || code != packet.Success {
+			return nil
+		}
+		st := &willState{msg: &store.Message{Topic: p.Will.Topic, Payload: p.Will.Payload, QoS: p.Will.QoS,
+			Retain: p.Will.Retain, Props: p.Will.Props, From: p.ClientID}}
+		willKey.Set(c, st)
+		context.AfterFunc(c.Context(), func() {
+			if m := st.msg; m != nil {
+				m.Created = time.Now()
+				w.pub.PublishAs(context.Background(), c, m)
+			}
+		})
+		return nil
+	case *packet.Disconnect:
+		if st := willKey.Get(c); st != nil && p.ReasonCode != packet.DisconnectWithWillMessage {
+			st.msg = nil
+		}
+	}
+	return next.ServeMQTT(ctx, c, p)
+}
+
+// Authentication decides whether a CONNECT is accepted. A refusal ends the
+// connection with a CONNACK carrying the refusal's reason code.
+type Authentication struct {
+	// PreConnect, if set, is asked first, before the client's credentials
+	// are looked at: to refuse by address, rate or load.
+	PreConnect func(ctx context.Context, c *mqtt.Conn, p *packet.Connect) error
+	// Authenticate, if set, checks the client's credentials. An error that
+	// carries a packet.ReasonCode refuses with that code; any other error
+	// refuses with packet.NotAuthorized. nil accepts everyone.
+	Authenticate func(ctx context.Context, c *mqtt.Conn, p *packet.Connect) error
+}
+
+// Handle implements Middleware.
+func (a *Authentication) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	if cp, ok := p.(*packet.Connect); ok {
+		if a.PreConnect != nil {
+			if err := a.PreConnect(ctx, c, cp); err != nil {
+				return refusal(err, packet.NotAuthorized)
+			}
+		}
+		if a.Authenticate != nil {
+			if err := a.Authenticate(ctx, c, cp); err != nil {
+				return refusal(err, packet.NotAuthorized)
+			}
+		}
+	}
+	return next.ServeMQTT(ctx, c, p)
+}
+
+// refusal returns err as an error carrying a reason code of 0x80 or more,
+// def when err carries none.
+func refusal(err error, def packet.ReasonCode) error {
+	var rc packet.ReasonCode
+	if errors.As(err, &rc) && rc.IsError() {
+		return err
+	}
+	return &packet.Error{Code: def, Msg: err.Error()}
+}
+
+// Authorize decides what a client may publish and subscribe to. A refused
+// PUBLISH ends the connection [MQTT-3.3.5-2]; a refused subscription is
+// answered with a failure code in SUBACK (0x80, or the refusal's own code in
+// MQTT 5). It provides PublishAuthorizer and SubscribeAuthorizer.
+type Authorize struct {
+	// Publish, if set, may refuse a PUBLISH with an error, or change it in
+	// place. nil allows everything.
+	Publish func(ctx context.Context, c *mqtt.Conn, p *packet.Publish) error
+	// Subscribe, if set, may refuse a subscription with an error, change it
+	// in place, or negate it by returning false: it is then not made, and
+	// answered with 0x80 without an error.
+	Subscribe func(ctx context.Context, c *mqtt.Conn, s *packet.Subscription) (bool, error)
+}
+
+// SubscribeAuthorizer is the callback that decides each subscription of a
+// SUBSCRIBE: ok false refuses it, with err's reason code if it has one.
+type SubscribeAuthorizer interface {
+	AuthorizeSubscribe(ctx context.Context, c *mqtt.Conn, s *packet.Subscription) (ok bool, err error)
+}
+
+// PublishAuthorizer is the callback that decides a PUBLISH, or a message
+// published as a client (a will): an error refuses it.
+type PublishAuthorizer interface {
+	AuthorizePublish(ctx context.Context, c *mqtt.Conn, p *packet.Publish) error
+}
+
+// AuthorizePublish implements PublishAuthorizer.
+func (a *Authorize) AuthorizePublish(ctx context.Context, c *mqtt.Conn, p *packet.Publish) error {
+	if a.Publish == nil {
+		return nil
+	}
+	if err := a.Publish(ctx, c, p); err != nil {
+		return refusal(err, packet.NotAuthorized)
+	}
+	return nil
+}
+
+// AuthorizeSubscribe implements SubscribeAuthorizer.
+func (a *Authorize) AuthorizeSubscribe(ctx context.Context, c *mqtt.Conn, s *packet.Subscription) (bool, error) {
+	if a.Subscribe == nil {
+		return true, nil
+	}
+	ok, err := a.Subscribe(ctx, c, s)
+	return ok && err == nil, err
+}
+
+// Handle implements Middleware.
+func (a *Authorize) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	if pub, ok := p.(*packet.Publish); ok {
+		if err := a.AuthorizePublish(ctx, c, pub); err != nil {
+			return err
+		}
+	}
+	return next.ServeMQTT(ctx, c, p)
+}

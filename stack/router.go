@@ -1,0 +1,251 @@
+package stack
+
+import (
+	"context"
+	"sync"
+
+	"github.com/midge-mqtt/midge/mq"
+	"github.com/midge-mqtt/midge/mqtt"
+	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// Subscriber receives the messages its subscriptions match. *Session is
+// one; a broker's server-side subscriptions are others.
+type Subscriber interface {
+	Deliver(ctx context.Context, m *store.Message, qos packet.QoS, retain bool) error
+}
+
+// Relayer is the callback that takes a published message into the broker:
+// to every subscription it matches, on this broker and on every other one
+// sharing its bus.
+type Relayer interface {
+	Relay(ctx context.Context, m *store.Message) error
+}
+
+// Subscriptions is the callback that keeps who is subscribed to what.
+type Subscriptions interface {
+	// Subscribe adds or replaces sub's subscription for to. It reports
+	// whether it replaced one.
+	Subscribe(ctx context.Context, to Subscriber, sub store.Subscription) (existed bool, err error)
+	// Unsubscribe removes the subscription of to with filter, and reports
+	// whether there was one.
+	Unsubscribe(ctx context.Context, to Subscriber, filter string) (existed bool, err error)
+	// UnsubscribeAll removes every subscription of a session that ends.
+	UnsubscribeAll(ctx context.Context, s *Session)
+}
+
+// Retainer is the callback that keeps retained messages.
+type Retainer interface {
+	StoreRetained(ctx context.Context, m *store.Message) error
+	MatchRetained(ctx context.Context, filter string, fn func(*store.Message) bool) error
+}
+
+// ForwardFunc decides, per subscriber, whether and what to forward: it
+// returns m, a changed copy, or nil to drop the message for that subscriber.
+type ForwardFunc func(ctx context.Context, to Subscriber, m *store.Message) *store.Message
+
+// Router is the routing backend: it keeps subscriptions in a topic tree,
+// relays published messages through a bus and delivers what the bus brings
+// to the matching subscribers, and keeps retained messages in a store. It
+// provides Relayer, Subscriptions and Retainer.
+//
+// It delivers one copy per subscriber, at the highest QoS of its matching
+// subscriptions [MQTT-3.3.5-1], and never more than the QoS published
+// [MQTT-3.8.4-8].
+type Router struct {
+	// Store keeps retained messages. Required.
+	Store store.Store
+	// Bus carries messages between broker instances. Required.
+	Bus mq.Bus
+	// Forward, if set, is asked per subscriber before each delivery.
+	Forward ForwardFunc
+	// Delivered, if set, is told of each delivery error (a session's queue
+	// limit, mostly).
+	Delivered func(to Subscriber, m *store.Message, err error)
+
+	tree    topic.Tree[Subscriber, store.Subscription]
+	once    sync.Once
+	unsub   func()
+	err     error
+	scratch sync.Pool // *matches
+}
+
+// matches collects one message's deliveries, one per subscriber.
+type matches struct {
+	list  []match
+	index map[Subscriber]int // used once list is long
+}
+
+type match struct {
+	to  Subscriber
+	qos packet.QoS
+	rap bool // retain as published
+}
+
+// Start subscribes the router to its bus. It is called by Relay and
+// Subscribe as needed; call it early to receive messages from other
+// brokers before any client subscribes.
+func (r *Router) Start() error {
+	r.once.Do(func() {
+		r.unsub, r.err = r.Bus.Subscribe(r.route)
+	})
+	return r.err
+}
+
+// Stop unsubscribes the router from its bus.
+func (r *Router) Stop() {
+	r.Start()
+	if r.unsub != nil {
+		r.unsub()
+	}
+}
+
+// Handle passes every packet on: the router acts through its callbacks.
+func (r *Router) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	return next.ServeMQTT(ctx, c, p)
+}
+
+// Relay implements Relayer. A message with the retain flag is stored (or,
+// with an empty payload, its topic's retained message deleted) before it is
+// routed, so that it is kept before the publisher is acknowledged.
+func (r *Router) Relay(ctx context.Context, m *store.Message) error {
+	if err := r.Start(); err != nil {
+		return err
+	}
+	if m.Retain {
+		if err := r.Store.StoreRetained(ctx, m); err != nil {
+			return err
+		}
+	}
+	return r.Bus.Publish(ctx, m)
+}
+
+// route delivers a message from the bus to the matching subscribers.
+func (r *Router) route(ctx context.Context, m *store.Message) {
+	ms, _ := r.scratch.Get().(*matches)
+	if ms == nil {
+		ms = new(matches)
+	}
+	r.tree.Match(m.Topic, func(to Subscriber, sub store.Subscription) {
+		if sub.NoLocal && m.From != "" {
+			if s, ok := to.(*Session); ok && s.ID == m.From {
+				return // [MQTT-3.8.3-3]
+			}
+		}
+		ms.add(to, sub)
+	})
+	for _, d := range ms.list {
+		qos := min(d.qos, m.QoS)
+		msg := m
+		if r.Forward != nil {
+			if msg = r.Forward(ctx, d.to, m); msg == nil {
+				continue
+			}
+		}
+		// A message to an existing subscription goes out with retain 0
+		// [MQTT-3.3.1-9], unless the subscription keeps it as published.
+		if err := d.to.Deliver(ctx, msg, qos, d.rap && m.Retain); err != nil && r.Delivered != nil {
+			r.Delivered(d.to, msg, err)
+		}
+	}
+	ms.reset()
+	r.scratch.Put(ms)
+}
+
+func (ms *matches) add(to Subscriber, sub store.Subscription) {
+	i := -1
+	if ms.index != nil {
+		if j, ok := ms.index[to]; ok {
+			i = j
+		}
+	} else {
+		for j := range ms.list {
+			if ms.list[j].to == to {
+				i = j
+				break
+			}
+		}
+	}
+	if i >= 0 {
+		d := &ms.list[i]
+		d.qos = max(d.qos, sub.QoS)
+		d.rap = d.rap || sub.RetainAsPublished
+		return
+	}
+	ms.list = append(ms.list, match{to: to, qos: sub.QoS, rap: sub.RetainAsPublished})
+	const indexAt = 16 // past this many subscribers a map beats a scan
+	if ms.index != nil {
+		ms.index[to] = len(ms.list) - 1
+	} else if len(ms.list) > indexAt {
+		ms.index = make(map[Subscriber]int, 2*len(ms.list))
+		for j, d := range ms.list {
+			ms.index[d.to] = j
+		}
+	}
+}
+
+func (ms *matches) reset() {
+	clear(ms.list)
+	ms.list = ms.list[:0]
+	if ms.index != nil {
+		if len(ms.index) > 4096 {
+			ms.index = nil // do not keep a huge map for a rare huge fan-out
+		} else {
+			clear(ms.index)
+		}
+	}
+}
+
+// Subscribe implements Subscriptions.
+func (r *Router) Subscribe(ctx context.Context, to Subscriber, sub store.Subscription) (bool, error) {
+	if err := r.Start(); err != nil {
+		return false, err
+	}
+	existed := !r.tree.Add(sub.Filter, to, sub)
+	if s, ok := to.(*Session); ok {
+		s.addSub(sub)
+		if s.st != nil {
+			if err := s.st.AddSubscriptions(ctx, s.ID, []store.Subscription{sub}); err != nil {
+				return existed, err
+			}
+		}
+	}
+	return existed, nil
+}
+
+// Unsubscribe implements Subscriptions.
+func (r *Router) Unsubscribe(ctx context.Context, to Subscriber, filter string) (bool, error) {
+	existed := r.tree.Remove(filter, to)
+	if s, ok := to.(*Session); ok {
+		s.removeSub(filter)
+		if existed && s.st != nil {
+			if err := s.st.RemoveSubscriptions(ctx, s.ID, []string{filter}); err != nil {
+				return existed, err
+			}
+		}
+	}
+	return existed, nil
+}
+
+// UnsubscribeAll implements Subscriptions. The store is not told: a session
+// that ends is deleted from it whole.
+func (r *Router) UnsubscribeAll(_ context.Context, s *Session) {
+	for _, sub := range s.Subscriptions() {
+		r.tree.Remove(sub.Filter, s)
+	}
+}
+
+// StoreRetained implements Retainer.
+func (r *Router) StoreRetained(ctx context.Context, m *store.Message) error {
+	return r.Store.StoreRetained(ctx, m)
+}
+
+// MatchRetained implements Retainer.
+func (r *Router) MatchRetained(ctx context.Context, filter string, fn func(*store.Message) bool) error {
+	return r.Store.MatchRetained(ctx, filter, fn)
+}
+
+// Count returns the number of subscriptions the router holds.
+func (r *Router) Count() int { return r.tree.Len() }

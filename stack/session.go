@@ -1,0 +1,383 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/midge-mqtt/midge/mqtt"
+	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
+)
+
+// ErrQueueLimit is returned when a QoS 1 or 2 message cannot be kept for a
+// session because its queue is full: the message is dropped for that
+// session, counted, and reported to the Dropped callback.
+var ErrQueueLimit = errors.New("stack: session queue limit reached")
+
+// SessionLimits bound what a session holds for its client.
+type SessionLimits struct {
+	// Inflight is the most QoS 1 and 2 messages sent to the client and not
+	// yet acknowledged. 0 means 32.
+	Inflight int
+	// Queue is the most QoS 1 and 2 messages waiting to be sent: while the
+	// client is offline, or while Inflight is reached. 0 means 1000.
+	Queue int
+}
+
+func (l SessionLimits) inflight() int { return or(l.Inflight, 32) }
+func (l SessionLimits) queue() int    { return or(l.Queue, 1000) }
+
+func or(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Session is the state the broker keeps for one client identifier: its
+// subscriptions, the QoS 1 and 2 messages it is owed (queued, or sent and not
+// yet acknowledged), and the QoS 2 packet identifiers it sent and has not
+// released. A session outlives its connections unless it is clean.
+//
+// The outbound flow follows MQTT's ordering rules [MQTT-4.6.0-2]: messages
+// go out in the order they were delivered to the session, a bounded number
+// in flight at once; on reconnection the unacknowledged ones are sent again
+// first, PUBLISH with DUP set and PUBREL as they were [MQTT-4.4.0-1].
+//
+// A Session is safe for concurrent use.
+type Session struct {
+	// ID is the client identifier.
+	ID string
+
+	limits SessionLimits
+	st     store.Store // nil when the session is not persisted
+	drop   func(s *Session, m *store.Message, err error)
+
+	// mu guards the fields below. Lock order: a Session's mu comes after
+	// the session registry's and before a Conn's.
+	mu       sync.Mutex
+	conn     *mqtt.Conn // nil while offline
+	subs     map[string]store.Subscription
+	nextSeq  uint64
+	nextID   uint16
+	inflight []*outgoing // sent and unacknowledged, in send order
+	queue    []*outgoing // waiting to be sent, in order
+	incoming map[uint16]struct{}
+	stalled  bool // the connection's output is full: a goroutine waits for it to drain
+	dropped  uint64
+	ended    bool // the session was discarded: deliver nothing more
+	expiry   uint32
+	will     *store.Message
+}
+
+// outgoing is a QoS 1 or 2 message owed to the session.
+type outgoing struct {
+	seq    uint64
+	msg    *store.Message
+	qos    packet.QoS
+	retain bool
+	id     uint16
+	state  store.OutState
+}
+
+// newSession returns an empty session. st is nil for a session that is not
+// persisted.
+func newSession(id string, st store.Store, limits SessionLimits, drop func(*Session, *store.Message, error)) *Session {
+	return &Session{ID: id, st: st, limits: limits, drop: drop, subs: make(map[string]store.Subscription), nextSeq: 1}
+}
+
+// Persistent reports whether the session is written to the store.
+func (s *Session) Persistent() bool { return s.st != nil }
+
+// Conn returns the session's connection, or nil while it is offline.
+func (s *Session) Conn() *mqtt.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// Subscriptions returns a copy of the session's subscriptions.
+func (s *Session) Subscriptions() []store.Subscription {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]store.Subscription, 0, len(s.subs))
+	for _, sub := range s.subs {
+		out = append(out, sub)
+	}
+	return out
+}
+
+// Pending returns how many QoS 1 and 2 messages the session holds: in
+// flight, and queued.
+func (s *Session) Pending() (inflight, queued int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.inflight), len(s.queue)
+}
+
+// Dropped returns how many messages were dropped for this session: QoS 0
+// ones its connection had no room for, QoS 1 and 2 ones past its queue limit.
+func (s *Session) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// Deliver gives the session a message at qos, with the retain flag as it is
+// to be sent. QoS 0 goes straight to the connection when there is one, and is
+// dropped otherwise or when the connection's output is full. QoS 1 and 2 are
+// kept (and stored, for a persistent session) and sent as the in-flight
+// window allows; past the queue limit they are dropped with ErrQueueLimit.
+func (s *Session) Deliver(ctx context.Context, m *store.Message, qos packet.QoS, retain bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil
+	}
+	if qos == 0 {
+		if s.conn == nil {
+			return nil
+		}
+		if err := s.conn.Publish(&packet.Publish{Topic: m.Topic, Payload: m.Payload, Retain: retain, Props: m.Props}); err != nil {
+			s.dropped++
+			if errors.Is(err, mqtt.ErrQueueFull) && s.drop != nil {
+				s.drop(s, m, err)
+			}
+		}
+		return nil
+	}
+	if len(s.queue) >= s.limits.queue() {
+		s.dropped++
+		if s.drop != nil {
+			s.drop(s, m, ErrQueueLimit)
+		}
+		return ErrQueueLimit
+	}
+	o := &outgoing{seq: s.nextSeq, msg: m, qos: qos, retain: retain}
+	if s.st != nil {
+		if err := s.st.Enqueue(ctx, m, []store.Delivery{{ClientID: s.ID, QoS: qos, Seq: o.seq}}); err != nil {
+			return err
+		}
+	}
+	s.nextSeq++
+	s.queue = append(s.queue, o)
+	s.pumpLocked(ctx)
+	return nil
+}
+
+// pumpLocked sends queued messages while the window has room and the
+// connection takes them. s.mu is held.
+func (s *Session) pumpLocked(ctx context.Context) {
+	for s.conn != nil && !s.stalled && len(s.queue) > 0 && len(s.inflight) < s.limits.inflight() {
+		o := s.queue[0]
+		if o.msg.Expired(time.Now()) {
+			s.queue = s.queue[1:]
+			s.forget(ctx, o)
+			continue
+		}
+		id, ok := s.freeIDLocked()
+		if !ok {
+			return
+		}
+		err := s.conn.Publish(&packet.Publish{Topic: o.msg.Topic, Payload: o.msg.Payload, QoS: o.qos,
+			Retain: o.retain, ID: id, Props: o.msg.Props})
+		if errors.Is(err, mqtt.ErrQueueFull) {
+			s.stallLocked()
+			return
+		}
+		if err != nil {
+			return // the connection is ending: the message stays queued
+		}
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		o.id, o.state = id, store.Sent
+		s.inflight = append(s.inflight, o)
+		if s.st != nil {
+			s.st.UpdateOutgoing(ctx, s.ID, &store.Outgoing{Seq: o.seq, State: o.state, PacketID: o.id})
+		}
+	}
+}
+
+// stallLocked waits, on one goroutine, for the connection's output to
+// drain, then sends what is queued. The goroutine ends with the flush or
+// with the connection.
+func (s *Session) stallLocked() {
+	s.stalled = true
+	c := s.conn
+	go func() {
+		err := c.Flush(c.Context())
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.stalled = false
+		if err == nil && s.conn == c {
+			s.pumpLocked(context.Background())
+		}
+	}()
+}
+
+// freeIDLocked returns a packet identifier no in-flight message uses.
+func (s *Session) freeIDLocked() (uint16, bool) {
+	for range 65535 {
+		s.nextID++
+		if s.nextID == 0 {
+			s.nextID = 1
+		}
+		if s.findLocked(s.nextID) < 0 {
+			return s.nextID, true
+		}
+	}
+	return 0, false
+}
+
+func (s *Session) findLocked(id uint16) int {
+	for i, o := range s.inflight {
+		if o.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// forget drops an outgoing message from the store.
+func (s *Session) forget(ctx context.Context, o *outgoing) {
+	if s.st != nil {
+		s.st.RemoveOutgoing(ctx, s.ID, o.seq)
+	}
+}
+
+// Acked handles the client's acknowledgement of an outgoing message: PUBACK
+// (QoS 1) or PUBCOMP (QoS 2) ends it; PUBREC moves a QoS 2 message on, and the
+// caller sends PUBREL. It returns the acknowledged message, or nil when no
+// message in flight has that identifier in the right state.
+func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16) *store.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.findLocked(id)
+	if i < 0 {
+		return nil
+	}
+	o := s.inflight[i]
+	switch {
+	case t == packet.TypePuback && o.qos == 1 && o.state == store.Sent,
+		t == packet.TypePubcomp && o.qos == 2 && o.state == store.Released:
+		s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+		s.forget(ctx, o)
+		s.pumpLocked(ctx)
+	case t == packet.TypePubrec && o.qos == 2 && o.state == store.Sent:
+		o.state = store.Released
+		if s.st != nil {
+			s.st.UpdateOutgoing(ctx, s.ID, &store.Outgoing{Seq: o.seq, State: o.state, PacketID: o.id})
+		}
+	case t == packet.TypePubrec && o.qos == 2 && o.state == store.Released:
+		// A PUBREC again: the client lost our PUBREL; the caller resends it.
+	default:
+		return nil
+	}
+	return o.msg
+}
+
+// attach makes c the session's connection and sends again what was in
+// flight, then what was queued. It returns the connection it replaces.
+func (s *Session) attach(ctx context.Context, c *mqtt.Conn) *mqtt.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.conn
+	s.conn = c
+	s.stalled = false
+	for _, o := range s.inflight {
+		var err error
+		if o.state == store.Released {
+			err = c.Pubrel(&packet.Pubrel{ID: o.id})
+		} else {
+			err = c.Publish(&packet.Publish{Topic: o.msg.Topic, Payload: o.msg.Payload, QoS: o.qos,
+				Retain: o.retain, ID: o.id, Dup: true, Props: o.msg.Props})
+		}
+		if err != nil {
+			break
+		}
+	}
+	s.pumpLocked(ctx)
+	return old
+}
+
+// detach takes c off the session if it is still the session's connection,
+// and reports whether it was.
+func (s *Session) detach(c *mqtt.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != c {
+		return false
+	}
+	s.conn = nil
+	return true
+}
+
+// end marks the session discarded: later deliveries are ignored.
+func (s *Session) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	s.conn = nil
+	s.queue, s.inflight = nil, nil
+}
+
+// Received records an incoming QoS 2 packet identifier and reports whether
+// it is new: false means the PUBLISH is a duplicate, already delivered, to be
+// answered with PUBREC and not delivered again [MQTT-4.3.3-9].
+func (s *Session) Received(ctx context.Context, id uint16) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.incoming[id]; ok {
+		return false, nil
+	}
+	if s.st != nil {
+		if err := s.st.AddIncoming(ctx, s.ID, id); err != nil {
+			return false, err
+		}
+	}
+	if s.incoming == nil {
+		s.incoming = make(map[uint16]struct{})
+	}
+	s.incoming[id] = struct{}{}
+	return true, nil
+}
+
+// Released forgets an incoming QoS 2 packet identifier on PUBREL.
+func (s *Session) Released(ctx context.Context, id uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.incoming[id]; !ok {
+		return
+	}
+	delete(s.incoming, id)
+	if s.st != nil {
+		s.st.RemoveIncoming(ctx, s.ID, id)
+	}
+}
+
+// subscription bookkeeping, used by the router.
+func (s *Session) addSub(sub store.Subscription) (existed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, existed = s.subs[sub.Filter]
+	s.subs[sub.Filter] = sub
+	return existed
+}
+
+func (s *Session) removeSub(filter string) (existed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, existed = s.subs[filter]
+	delete(s.subs, filter)
+	return existed
+}
+
+// subscription returns the session's subscription with filter.
+func (s *Session) subscription(filter string) (store.Subscription, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub, ok := s.subs[filter]
+	return sub, ok
+}

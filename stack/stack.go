@@ -1,0 +1,151 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/midge-mqtt/midge/mqtt"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// Middleware is one layer of a stack. Handle sees every packet of every
+// connection that reaches it: it passes the packet on with
+// next.ServeMQTT, or stops it there by returning without calling next. An
+// error ends the connection (see mqtt.Server for what the peer is told).
+//
+// A middleware may also implement Installer, to act when a connection
+// starts, and Binder, to look up the callbacks it needs from the other
+// middlewares of its stack. The callbacks a middleware offers are the
+// interfaces it implements (Relayer, Forwarder, …).
+type Middleware interface {
+	Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error
+}
+
+// Installer is a Middleware that acts when a connection starts: Install
+// runs once per connection, in stack order, before its first packet
+// reaches any Handle. To act when it ends, use context.AfterFunc on
+// c.Context().
+type Installer interface {
+	Install(ctx context.Context, c *mqtt.Conn) error
+}
+
+// Binder is a Middleware that needs callbacks from others. Bind runs once,
+// when the stack is built, after every middleware is in place; it looks up
+// what it needs with Need, and an error from it fails the build.
+type Binder interface {
+	Bind(s *Stack) error
+}
+
+// Stack is a built chain of middlewares, an mqtt.Handler to serve with an
+// mqtt.Server. A packet that passes every middleware reaches the final
+// handler, which by default refuses it as a protocol error: a broker
+// handles every packet a client may send.
+//
+// A Stack is safe for concurrent use; its middlewares must be too.
+type Stack struct {
+	mws   []Middleware
+	first mqtt.Handler
+	seen  *Key[bool] // marks connections already installed
+}
+
+// link calls one middleware with the rest of the chain as next; the links
+// are made once, at build, so passing a packet on allocates nothing.
+type link struct {
+	mw   Middleware
+	next mqtt.Handler
+}
+
+func (l *link) ServeMQTT(ctx context.Context, c *mqtt.Conn, p packet.Packet) error {
+	return l.mw.Handle(ctx, c, p, l.next)
+}
+
+// Unhandled is the default end of a stack: every packet that gets there is
+// a protocol error.
+var Unhandled mqtt.Handler = mqtt.HandlerFunc(func(_ context.Context, _ *mqtt.Conn, p packet.Packet) error {
+	return &packet.Error{Code: packet.ProtocolError, Msg: fmt.Sprintf("%v not expected from a client", p.Type())}
+})
+
+// New builds a stack of mws ending in Unhandled.
+func New(mws ...Middleware) (*Stack, error) { return Build(Unhandled, mws...) }
+
+// Build builds a stack of mws ending in final. It runs every Binder and
+// fails if one fails, so a missing callback is found here rather than at
+// run time.
+func Build(final mqtt.Handler, mws ...Middleware) (*Stack, error) {
+	s := &Stack{mws: mws, seen: NewKey[bool]("installed")}
+	next := final
+	for i := len(mws) - 1; i >= 0; i-- {
+		if mws[i] == nil {
+			return nil, fmt.Errorf("stack: middleware %d is nil", i)
+		}
+		next = &link{mw: mws[i], next: next}
+	}
+	s.first = next
+	for _, mw := range mws {
+		if b, ok := mw.(Binder); ok {
+			if err := b.Bind(s); err != nil {
+				return nil, fmt.Errorf("stack: %T: %w", mw, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// ServeMQTT implements mqtt.Handler: it installs the connection on its
+// first packet, then passes the packet down the chain.
+func (s *Stack) ServeMQTT(ctx context.Context, c *mqtt.Conn, p packet.Packet) error {
+	if !s.seen.Get(c) {
+		s.seen.Set(c, true)
+		for _, mw := range s.mws {
+			if in, ok := mw.(Installer); ok {
+				if err := in.Install(ctx, c); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return s.first.ServeMQTT(ctx, c, p)
+}
+
+// Middlewares returns the stack's middlewares in order.
+func (s *Stack) Middlewares() []Middleware { return append([]Middleware(nil), s.mws...) }
+
+// Need returns the first middleware of s, in stack order, that implements
+// T: the callback T as the stack provides it. It fails when none does.
+func Need[T any](s *Stack) (T, error) {
+	for _, mw := range s.mws {
+		if v, ok := mw.(T); ok {
+			return v, nil
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("no middleware in the stack provides %v", reflect.TypeFor[T]())
+}
+
+// Key is a typed per-connection value: each middleware keeps its own state
+// on the connection under its own keys.
+type Key[T any] struct {
+	name string
+	id   any
+}
+
+var keyCount atomic.Uint64
+
+// NewKey returns a new key; name is for debugging.
+func NewKey[T any](name string) *Key[T] {
+	return &Key[T]{name: name, id: keyCount.Add(1)}
+}
+
+// Get returns the value of k on c, or the zero value.
+func (k *Key[T]) Get(c *mqtt.Conn) T {
+	v, _ := c.Value(k.id).(T)
+	return v
+}
+
+// Set stores v under k on c.
+func (k *Key[T]) Set(c *mqtt.Conn, v T) { c.SetValue(k.id, v) }
+
+// String returns the key's name.
+func (k *Key[T]) String() string { return k.name }

@@ -1,0 +1,218 @@
+package stack
+
+import (
+	"context"
+	"errors"
+
+	"github.com/midge-mqtt/midge/mqtt"
+	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
+	"github.com/midge-mqtt/midge/topic"
+)
+
+// SubscriptionManager handles SUBSCRIBE and UNSUBSCRIBE: it checks each
+// topic filter, asks the SubscribeAuthorizer, records what is granted, and
+// answers with SUBACK and UNSUBACK [MQTT-3.8.4-1] [MQTT-3.10.4-4]. It needs
+// Sessions, Subscriptions and SubscribeAuthorizer.
+type SubscriptionManager struct {
+	// MaximumQoS is the highest QoS granted; lower requests are granted as
+	// asked [MQTT-3.8.4-6]. 0 means 2.
+	MaximumQoS packet.QoS
+	// Subscribed, if set, is told of each SUBSCRIBE answered, with the
+	// reason code of each subscription in order.
+	Subscribed func(c *mqtt.Conn, s *Session, p *packet.Subscribe, codes []packet.ReasonCode)
+	// Unsubscribed, if set, is told of each UNSUBSCRIBE answered.
+	Unsubscribed func(c *mqtt.Conn, s *Session, p *packet.Unsubscribe)
+
+	sessions Sessions
+	subs     Subscriptions
+	auth     SubscribeAuthorizer
+}
+
+// Bind implements Binder.
+func (m *SubscriptionManager) Bind(s *Stack) (err error) {
+	if m.sessions, err = Need[Sessions](s); err != nil {
+		return err
+	}
+	if m.subs, err = Need[Subscriptions](s); err != nil {
+		return err
+	}
+	m.auth, err = Need[SubscribeAuthorizer](s)
+	return err
+}
+
+// Handle implements Middleware.
+func (m *SubscriptionManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	switch p := p.(type) {
+	case *packet.Subscribe:
+		return m.subscribe(ctx, c, p)
+	case *packet.Unsubscribe:
+		return m.unsubscribe(ctx, c, p)
+	}
+	return next.ServeMQTT(ctx, c, p)
+}
+
+func (m *SubscriptionManager) subscribe(ctx context.Context, c *mqtt.Conn, p *packet.Subscribe) error {
+	s := m.sessions.SessionOf(c)
+	v5 := c.Version() == packet.V5
+	codes := make([]packet.ReasonCode, len(p.Subscriptions))
+	for i := range p.Subscriptions {
+		codes[i] = m.one(ctx, c, s, p, &p.Subscriptions[i], v5)
+	}
+	if err := c.Suback(&packet.Suback{ID: p.ID, Reasons: codes}); err != nil {
+		return err
+	}
+	if m.Subscribed != nil {
+		m.Subscribed(c, s, p, codes)
+	}
+	return nil
+}
+
+// one decides and records one subscription, and returns its SUBACK code.
+func (m *SubscriptionManager) one(ctx context.Context, c *mqtt.Conn, s *Session, p *packet.Subscribe, sub *packet.Subscription, v5 bool) packet.ReasonCode {
+	fail := func(code packet.ReasonCode) packet.ReasonCode {
+		if !v5 {
+			return packet.UnspecifiedError // 3.1.1 has one failure code [MQTT-3.9.3-2]
+		}
+		return code
+	}
+	_, _, shared, err := topic.ParseShared(sub.Filter)
+	if !shared && err == nil {
+		err = topic.ValidateFilter(sub.Filter)
+	}
+	if err != nil {
+		return fail(packet.TopicFilterInvalid)
+	}
+	if shared {
+		return fail(packet.SharedSubscriptionsNotSupported)
+	}
+	ok, err := m.auth.AuthorizeSubscribe(ctx, c, sub)
+	if !ok {
+		var rc packet.ReasonCode
+		if errors.As(err, &rc) && rc.IsError() {
+			return fail(rc)
+		}
+		if err != nil {
+			return fail(packet.NotAuthorized)
+		}
+		return packet.UnspecifiedError // negated: 0x80, as Aedes does
+	}
+	if topic.ValidateFilter(sub.Filter) != nil { // the authorizer may have rewritten it
+		return fail(packet.TopicFilterInvalid)
+	}
+	qos := min(sub.QoS, m.maxQoS())
+	rec := store.Subscription{Filter: sub.Filter, QoS: qos, NoLocal: sub.NoLocal,
+		RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling}
+	if v5 && p.Props != nil && len(p.Props.SubscriptionIDs) > 0 {
+		rec.ID = p.Props.SubscriptionIDs[0]
+	}
+	if _, err := m.subs.Subscribe(ctx, s, rec); err != nil {
+		return fail(packet.ImplementationSpecificError)
+	}
+	return packet.ReasonCode(qos)
+}
+
+func (m *SubscriptionManager) maxQoS() packet.QoS {
+	if m.MaximumQoS == 0 {
+		return packet.ExactlyOnce
+	}
+	return m.MaximumQoS
+}
+
+func (m *SubscriptionManager) unsubscribe(ctx context.Context, c *mqtt.Conn, p *packet.Unsubscribe) error {
+	s := m.sessions.SessionOf(c)
+	codes := make([]packet.ReasonCode, len(p.Filters))
+	for i, f := range p.Filters {
+		existed, err := m.subs.Unsubscribe(ctx, s, f)
+		switch {
+		case err != nil:
+			codes[i] = packet.ImplementationSpecificError
+		case !existed:
+			codes[i] = packet.NoSubscriptionExisted
+		}
+	}
+	// [MQTT-3.10.4-5]: UNSUBACK even when nothing was subscribed. Its
+	// reason codes exist in MQTT 5 only; the codec leaves them out before.
+	if err := c.Unsuback(&packet.Unsuback{ID: p.ID, Reasons: codes}); err != nil {
+		return err
+	}
+	if m.Unsubscribed != nil {
+		m.Unsubscribed(c, s, p)
+	}
+	return nil
+}
+
+// RetainManager sends a new subscription the retained messages its filter
+// matches, with the retain flag set [MQTT-3.3.1-6], after the SUBACK; in
+// MQTT 5 as the subscription's retain handling says (0 always, 1 only for a
+// new subscription, 2 never). Storing retained messages is the Relayer's
+// part of publishing. It needs Sessions and Retainer.
+type RetainManager struct {
+	// Forward, if set, is asked before each retained message is sent.
+	Forward ForwardFunc
+
+	sessions Sessions
+	retained Retainer
+}
+
+// Bind implements Binder.
+func (m *RetainManager) Bind(s *Stack) (err error) {
+	if m.sessions, err = Need[Sessions](s); err != nil {
+		return err
+	}
+	m.retained, err = Need[Retainer](s)
+	return err
+}
+
+// Handle implements Middleware: it lets the SUBSCRIBE through, then sends
+// the retained messages of what was granted.
+func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	sp, ok := p.(*packet.Subscribe)
+	s := m.sessions.SessionOf(c)
+	if !ok || s == nil {
+		return next.ServeMQTT(ctx, c, p)
+	}
+	had := make([]bool, len(sp.Subscriptions))
+	for i, sub := range sp.Subscriptions {
+		_, had[i] = s.subscription(sub.Filter)
+	}
+	if err := next.ServeMQTT(ctx, c, p); err != nil {
+		return err
+	}
+	for i, sub := range sp.Subscriptions {
+		rec, ok := s.subscription(sub.Filter)
+		if !ok || rec.RetainHandling == 2 || rec.RetainHandling == 1 && had[i] {
+			continue
+		}
+		err := m.retained.MatchRetained(ctx, rec.Filter, func(msg *store.Message) bool {
+			if msg.Expired(timeNow()) {
+				return true
+			}
+			if m.Forward != nil {
+				if msg = m.Forward(ctx, s, msg); msg == nil {
+					return true
+				}
+			}
+			s.Deliver(ctx, msg, min(msg.QoS, rec.QoS), true)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PacketEmitter tells a function of every packet that reaches it, then
+// passes the packet on: a bridge to event listeners.
+type PacketEmitter struct {
+	Packet func(ctx context.Context, c *mqtt.Conn, p packet.Packet)
+}
+
+// Handle implements Middleware.
+func (e *PacketEmitter) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	if e.Packet != nil {
+		e.Packet(ctx, c, p)
+	}
+	return next.ServeMQTT(ctx, c, p)
+}
