@@ -20,10 +20,13 @@
 //
 //   - Subprotocols: "mqtt" (the spec's) and "mqttv3.1" (MQTT.js and Paho
 //     JavaScript for MQTT 3.1) are accepted; the first of them the client
-//     offers is selected. A client that offers only other subprotocols is
-//     refused with 400, since it does not mean to speak MQTT; a client
-//     that offers none is accepted, as Mosquitto and Aedes accept it
-//     (RequireSubprotocol refuses it, as EMQX does by default).
+//     offers is selected, in the client's order of preference. A client
+//     that offers only other subprotocols is refused with 400, since it
+//     does not mean to speak MQTT (as Mosquitto and EMQX refuse it). A
+//     client that offers none is accepted, as Aedes accepts it: the
+//     header is only a label, and some embedded and WeChat mini-program
+//     clients omit it. RequireSubprotocol refuses it, as Mosquitto and
+//     EMQX (by default) do.
 //   - Origins: any origin is accepted. MQTT authenticates in CONNECT, not
 //     through cookies, so the browser's same-origin check protects
 //     nothing by default and would only refuse legitimate web apps served

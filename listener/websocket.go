@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,14 +43,17 @@ type WebSocketOptions struct {
 
 	// Subprotocols are the WebSocket subprotocols accepted, compared
 	// case-insensitively; DefaultSubprotocols when nil. Of those the client
-	// offers, the first in the client's order is selected.
+	// offers, the first in the client's order is selected. An empty,
+	// non-nil list accepts only clients that offer none.
 	Subprotocols []string
 
 	// RequireSubprotocol refuses (400 Bad Request) a client that offers no
-	// subprotocol at all. By default such a client is accepted, as
-	// Mosquitto and Aedes accept it: some embedded and mini-program
-	// clients send none. A client that offers subprotocols, none of them
-	// accepted, is always refused: it does not intend to speak MQTT.
+	// subprotocol at all, as Mosquitto does and EMQX does by default. By
+	// default such a client is accepted, as Aedes accepts it: the header
+	// is a label, refusing its absence protects nothing, and some embedded
+	// and WeChat mini-program clients send none. A client that offers
+	// subprotocols, none of them accepted, is always refused: it does not
+	// mean to speak MQTT.
 	RequireSubprotocol bool
 
 	// OriginPatterns, when not empty, restricts the browser origins
@@ -73,8 +77,8 @@ type WebSocketOptions struct {
 
 	// HandshakeTimeout bounds the HTTP upgrade request (and the TLS
 	// handshake before it) of WebSocket, WebSocketTLS and ServeWebSocket;
-	// DefaultHandshakeTimeout when zero. It also bounds an idle HTTP
-	// connection. Once upgraded, a connection has no deadline.
+	// DefaultHandshakeTimeout when zero. Once upgraded, a connection has
+	// no deadline.
 	HandshakeTimeout time.Duration
 
 	// ErrorLog receives the HTTP server's errors (such as failed TLS
@@ -104,6 +108,10 @@ type WebSocketOptions struct {
 // ConnectionState() tls.ConnectionState with the TLS state of the request,
 // as *tls.Conn has, for authentication by client certificate.
 //
+// The upgrade needs HTTP/1.1 (it hijacks the connection): over HTTP/2 the
+// request is answered 501. Browsers open WebSockets over HTTP/1.1 unless
+// the server offers RFC 8441, which net/http does not by default.
+//
 // ServeHTTP blocks until Accept takes the connection or the handler is
 // closed. All methods are safe for concurrent use.
 type WebSocketHandler struct {
@@ -132,16 +140,16 @@ func NewWebSocketHandler(opts *WebSocketOptions) *WebSocketHandler {
 		o = *opts
 	}
 	h := &WebSocketHandler{
-		subprotocols:   o.Subprotocols,
+		subprotocols:   slices.Clone(o.Subprotocols),
 		requireSub:     o.RequireSubprotocol,
-		originPatterns: o.OriginPatterns,
+		originPatterns: slices.Clone(o.OriginPatterns),
 		readLimit:      o.ReadLimit,
 		addr:           handlerAddr{},
 		conns:          make(chan net.Conn),
 		done:           make(chan struct{}),
 	}
-	if h.subprotocols == nil {
-		h.subprotocols = DefaultSubprotocols
+	if o.Subprotocols == nil {
+		h.subprotocols = slices.Clone(DefaultSubprotocols)
 	}
 	return h
 }
@@ -352,6 +360,10 @@ func httpsConfig(cfg *tls.Config) *tls.Config {
 // server's goroutines are gone. Connections already accepted are the
 // caller's, and are not closed. If the HTTP server stops on an error of l,
 // Accept returns that error.
+//
+// For wss://, l is a tls.NewListener whose config offers "http/1.1" alone
+// by ALPN, as WebSocketTLS builds it: the server speaks HTTP/1.1 only, and
+// a client that negotiated "h2" would fail.
 func ServeWebSocket(l net.Listener, opts *WebSocketOptions) net.Listener {
 	var o WebSocketOptions
 	if opts != nil {
@@ -379,8 +391,7 @@ func ServeWebSocket(l net.Listener, opts *WebSocketOptions) net.Listener {
 		ReadHeaderTimeout: o.HandshakeTimeout,
 		ReadTimeout:       o.HandshakeTimeout,
 		WriteTimeout:      o.HandshakeTimeout,
-		IdleTimeout:       o.HandshakeTimeout,
-		MaxHeaderBytes:    16 << 10,
+		MaxHeaderBytes:    64 << 10, // a browser sends the site's cookies
 		ErrorLog:          o.ErrorLog,
 		Protocols:         &protocols,
 		ConnState: func(_ net.Conn, s http.ConnState) {
@@ -412,10 +423,14 @@ type wsListener struct {
 	conns  sync.WaitGroup // the HTTP server's connections until hijacked or closed
 }
 
+// Accept returns the next upgraded connection.
 func (wl *wsListener) Accept() (net.Conn, error) { return wl.h.Accept() }
 
+// Addr returns the address of the listener the HTTP server serves.
 func (wl *wsListener) Addr() net.Addr { return wl.h.Addr() }
 
+// Close stops the HTTP server and the handler, closes the connections not
+// yet accepted, and waits for the server's goroutines.
 func (wl *wsListener) Close() error {
 	wl.h.fail(nil)
 	err := wl.srv.Close() // closes l and the connections not hijacked

@@ -229,7 +229,7 @@ func (*Connack) Type() Type { return TypeConnack }
 // Append encodes the CONNACK for version v.
 func (p *Connack) Append(dst []byte, v Version) ([]byte, error) {
 	if p.SessionPresent && p.ReasonCode != Success {
-		return dst, protocolErr("session present on a refused connection [MQTT-3.2.2-4]")
+		return dst, protocolErr("session present on a refused connection [MQTT-3.2.2-6]")
 	}
 	// Checked for every version: a code CONNACK cannot carry would map to
 	// a misleading 3.1.1 return code.
@@ -283,7 +283,7 @@ func (p *Connack) decode(body []byte, _ byte, v Version) error {
 		decodeProps(&d, &p.Props, TypeConnack)
 	}
 	if p.SessionPresent && p.ReasonCode != Success {
-		return protocolErr("session present on a refused connection [MQTT-3.2.2-4]")
+		return protocolErr("session present on a refused connection [MQTT-3.2.2-6]")
 	}
 	d.end("CONNACK")
 	return d.err

@@ -176,15 +176,9 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		return nil, err
 	}
 	p := New(h.t)
-	var body []byte
-	if h.remLen > 0 {
-		body = make([]byte, h.remLen)
-		if _, err := io.ReadFull(r.br, body); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
+	body, err := r.readBody(h.remLen)
+	if err != nil {
+		return nil, err
 	}
 	if err := decodeBody(p, h, body, r.Version); err != nil {
 		return nil, err
@@ -193,6 +187,35 @@ func (r *Reader) ReadPacket() (Packet, error) {
 		r.Version = c.Version
 	}
 	return p, nil
+}
+
+// eagerBody is the body size up to which ReadPacket allocates the whole
+// body at once; a larger body's buffer grows with the bytes that arrive, so
+// that a peer announcing a large packet and sending nothing more holds at
+// most twice what it sent, not what it announced.
+const eagerBody = 64 << 10
+
+// readBody reads a body of n bytes into one buffer of exactly n bytes' length.
+func (r *Reader) readBody(n int) ([]byte, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	size := min(n, eagerBody)
+	body := make([]byte, size)
+	for read := 0; ; {
+		m, err := io.ReadFull(r.br, body[read:])
+		read += m
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if read == n {
+			return body, nil
+		}
+		body = append(body, make([]byte, min(n-read, len(body)))...)
+	}
 }
 
 // readHeader peeks at the fixed header, checks it and the size limit, and

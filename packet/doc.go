@@ -25,7 +25,10 @@
 // identifiers per packet type, duplicate properties, reason codes per packet
 // type and topic names are all checked. A violation is an *Error carrying the
 // MQTT 5 reason code the spec names (MalformedPacket, ProtocolError,
-// PacketTooLarge, …); nothing a peer sends makes the decoder panic.
+// PacketTooLarge, …); nothing a peer sends makes the decoder panic. (MQTT
+// 3.1 alone may set DUP on PUBREL, SUBSCRIBE and UNSUBSCRIBE: its clients
+// do on a retry.) Append checks the same rules on what it sends, UTF-8
+// strings and property values included, and refuses with an *Error.
 //
 // # Reason codes across versions
 //

@@ -242,6 +242,35 @@ func TestReader(t *testing.T) {
 	}
 }
 
+// TestReaderLargePackets reads packets larger than any buffer, whole and in
+// small reads, and cut short.
+func TestReaderLargePackets(t *testing.T) {
+	var want []Packet
+	var buf []byte
+	for i, size := range []int{65536, 200_000, 1 << 20} {
+		pkt := &Publish{Topic: "big", QoS: 1, ID: uint16(i + 1), Payload: bytes.Repeat([]byte{byte(i), 0xA5}, size/2)}
+		want = append(want, pkt)
+		buf, _ = pkt.Append(buf, V311)
+	}
+	for _, chunk := range []int{1 << 30, 1000, 7} {
+		r := NewReader(chunkReader{bytes.NewReader(buf), chunk}, 0)
+		got, err := readAll(r)
+		if err != io.EOF {
+			t.Fatalf("reads of %d: after %d packets: %v", chunk, len(got), err)
+		}
+		samePackets(t, got, want)
+	}
+	// Cut anywhere in the last body: the first two come, then
+	// io.ErrUnexpectedEOF.
+	for _, cut := range []int{1, 65535, 65536, 65537, 1 << 19} {
+		r := NewReader(bytes.NewReader(buf[:len(buf)-cut]), 0)
+		got, err := readAll(r)
+		if err != io.ErrUnexpectedEOF || len(got) != 2 {
+			t.Fatalf("cut %d bytes short: %d packets, %v", cut, len(got), err)
+		}
+	}
+}
+
 // TestReaderEOF cuts a stream of two packets at every byte: the Reader
 // returns the whole packets before the cut, then io.EOF at a packet
 // boundary and io.ErrUnexpectedEOF anywhere else.
@@ -400,7 +429,7 @@ func TestParserEverySplit(t *testing.T) {
 }
 
 // TestParserRandomSplits feeds the whole stream, large packets included, in
-// chunks of random sizes.
+// chunks of random sizes, taking none, one or all of the packets after each.
 func TestParserRandomSplits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, v := range versions {
@@ -412,7 +441,13 @@ func TestParserRandomSplits(t *testing.T) {
 				n := min(1+rng.IntN(3000), len(b))
 				p.Write(b[:n])
 				b = b[n:]
-				for {
+				// Take no packet, one, or all there are; all after
+				// the last chunk.
+				take := 1 << 30
+				if len(b) > 0 {
+					take = []int{0, 1, 1 << 30}[rng.IntN(3)]
+				}
+				for range take {
 					pk, err := p.Next()
 					if err != nil {
 						t.Fatal(err)
@@ -469,5 +504,45 @@ func TestDecodeStream(t *testing.T) {
 			buf = buf[n:]
 		}
 		samePackets(t, got, want)
+	}
+}
+
+// TestReaderGrowsLargeBodyWithData checks that a large announced body is not
+// allocated before its bytes arrive: a peer that announces a packet near the
+// limit and stops costs about what it sent.
+func TestReaderGrowsLargeBodyWithData(t *testing.T) {
+	const announced = 8 << 20
+	hdr := appendVarint([]byte{byte(TypePublish) << 4}, announced)
+	sent := append(hdr, make([]byte, 100<<10)...) // 100 KiB of the body, then the stream ends
+	r := NewReader(bytes.NewReader(sent), 0)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := r.ReadPacket()
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("ReadPacket = %v, want io.ErrUnexpectedEOF", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("allocated %d bytes for a body of which 100 KiB arrived", grew)
+	}
+}
+
+func TestReaderLargeBodyWhole(t *testing.T) {
+	payload := make([]byte, 300<<10)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	wire, err := (&Publish{Topic: "big", Payload: payload}).Append(nil, V311)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(iotest.HalfReader(bytes.NewReader(wire)), 0)
+	p, err := r.ReadPacket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.(*Publish); got.Topic != "big" || !bytes.Equal(got.Payload, payload) {
+		t.Fatalf("large body changed: topic %q, %d bytes", got.Topic, len(got.Payload))
 	}
 }

@@ -181,7 +181,7 @@ var invalid = []struct {
 	{"CONNECT with a trailing byte", v311, connectWire(V311, 0, str("c"), []byte{0x00}), MalformedPacket, nil},
 	{"CONNECT 5 with a trailing byte", v5, connectWire(V5, 0, str("c"), []byte{0x00}), MalformedPacket, nil},
 
-	// CONNACK [MQTT-3.2.2-1] [MQTT-3.2.2-4] [MQTT-3.2.2-6].
+	// CONNACK [MQTT-3.2.2-1] [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]).
 	{"CONNACK reserved flag", v311, []byte{0x20, 0x02, 0x02, 0x00}, MalformedPacket, nil},
 	{"CONNACK high reserved flag", v5, []byte{0x20, 0x03, 0x80, 0x00, 0x00}, MalformedPacket, nil},
 	{"CONNACK session present on refusal", v311, []byte{0x20, 0x02, 0x01, 0x05}, ProtocolError, nil},

@@ -68,8 +68,10 @@ type Session struct {
 	stalled  bool // the connection's output is full: a goroutine waits for it to drain
 	dropped  uint64
 	ended    bool // the session was discarded: deliver nothing more
-	expiry   uint32
-	will     *store.Message
+	// pub is reused for every PUBLISH sent: the connection encodes it
+	// before Publish returns, so one per session saves an allocation per
+	// delivery.
+	pub packet.Publish
 }
 
 // outgoing is a QoS 1 or 2 message owed to the session.
@@ -140,7 +142,7 @@ func (s *Session) Deliver(ctx context.Context, m *store.Message, qos packet.QoS,
 		if s.conn == nil {
 			return nil
 		}
-		if err := s.conn.Publish(&packet.Publish{Topic: m.Topic, Payload: m.Payload, Retain: retain, Props: m.Props}); err != nil {
+		if err := s.sendLocked(m, 0, retain, 0, false); err != nil {
 			s.dropped++
 			if errors.Is(err, mqtt.ErrQueueFull) && s.drop != nil {
 				s.drop(s, m, err)
@@ -181,8 +183,7 @@ func (s *Session) pumpLocked(ctx context.Context) {
 		if !ok {
 			return
 		}
-		err := s.conn.Publish(&packet.Publish{Topic: o.msg.Topic, Payload: o.msg.Payload, QoS: o.qos,
-			Retain: o.retain, ID: id, Props: o.msg.Props})
+		err := s.sendLocked(o.msg, o.qos, o.retain, id, false)
 		if errors.Is(err, mqtt.ErrQueueFull) {
 			s.stallLocked()
 			return
@@ -198,6 +199,14 @@ func (s *Session) pumpLocked(ctx context.Context) {
 			s.st.UpdateOutgoing(ctx, s.ID, &store.Outgoing{Seq: o.seq, State: o.state, PacketID: o.id})
 		}
 	}
+}
+
+// sendLocked sends m as a PUBLISH on the session's connection. s.mu is held.
+func (s *Session) sendLocked(m *store.Message, qos packet.QoS, retain bool, id uint16, dup bool) error {
+	s.pub = packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: qos, Retain: retain, ID: id, Dup: dup, Props: m.Props}
+	err := s.conn.Publish(&s.pub)
+	s.pub = packet.Publish{} // keep no message alive through the scratch struct
+	return err
 }
 
 // stallLocked waits, on one goroutine, for the connection's output to
@@ -291,8 +300,7 @@ func (s *Session) attach(ctx context.Context, c *mqtt.Conn) *mqtt.Conn {
 		if o.state == store.Released {
 			err = c.Pubrel(&packet.Pubrel{ID: o.id})
 		} else {
-			err = c.Publish(&packet.Publish{Topic: o.msg.Topic, Payload: o.msg.Payload, QoS: o.qos,
-				Retain: o.retain, ID: o.id, Dup: true, Props: o.msg.Props})
+			err = s.sendLocked(o.msg, o.qos, o.retain, o.id, true)
 		}
 		if err != nil {
 			break

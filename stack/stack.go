@@ -62,8 +62,13 @@ func (l *link) ServeMQTT(ctx context.Context, c *mqtt.Conn, p packet.Packet) err
 }
 
 // Unhandled is the default end of a stack: every packet that gets there is
-// a protocol error.
+// a protocol error, but DISCONNECT. A DISCONNECT that gets there was let
+// through by every middleware, and needs no answer: the Connection
+// middleware ends the connection once the chain has seen it.
 var Unhandled mqtt.Handler = mqtt.HandlerFunc(func(_ context.Context, _ *mqtt.Conn, p packet.Packet) error {
+	if _, ok := p.(*packet.Disconnect); ok {
+		return nil
+	}
 	return &packet.Error{Code: packet.ProtocolError, Msg: fmt.Sprintf("%v not expected from a client", p.Type())}
 })
 

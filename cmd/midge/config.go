@@ -1,13 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,19 +72,113 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.Pending, "max-pending", c.Pending, "output bytes queued per client before QoS 0 is dropped (default 1048576)")
 }
 
-// loadConfig reads a YAML config file into c. An unknown key is an error
-// that names it.
+// loadConfig reads a YAML config file into c: a mapping whose keys are the
+// flags' names. A key with no value (`tcp:`) sets the zero value, so it turns
+// a listener off as `tcp: ""` does. An error names the file, the line and the
+// key: an unknown key, a key given twice, a value of the wrong type.
 func loadConfig(path string, c *Config) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", path, err)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		// yaml's syntax errors read "yaml: line 3: …".
+		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return nil // an empty file, or only comments
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s line %d: want keys and values (such as \"tcp: :1883\"), not a %s", path, root.Line, nodeKind(root))
+	}
+	fields := configFields(c)
+	seen := map[string]int{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		key := k.Value
+		field, ok := fields[key]
+		if k.Kind != yaml.ScalarNode || !ok {
+			if k.Kind != yaml.ScalarNode {
+				key = "<" + nodeKind(k) + ">"
+			}
+			return fmt.Errorf("%s line %d: unknown key %q (the keys are the flags' names: midge -h lists them)", path, k.Line, key)
+		}
+		if first, dup := seen[key]; dup {
+			return fmt.Errorf("%s line %d: key %q given twice (first on line %d)", path, k.Line, key, first)
+		}
+		seen[key] = k.Line
+		if err := decodeValue(v, field); err != nil {
+			return fmt.Errorf("%s line %d: %s: %w", path, v.Line, key, err)
+		}
 	}
 	return nil
+}
+
+// configFields maps each YAML key of Config to its field in c.
+func configFields(c *Config) map[string]reflect.Value {
+	fields := map[string]reflect.Value{}
+	v := reflect.ValueOf(c).Elem()
+	for i := range v.NumField() {
+		if key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ","); key != "" && key != "-" {
+			fields[key] = v.Field(i)
+		}
+	}
+	return fields
+}
+
+// decodeValue sets field from the YAML value v, which must be a scalar. Its
+// text is parsed as the flag's would be, so a file and the command line take
+// the same values; null is the zero value.
+func decodeValue(v *yaml.Node, field reflect.Value) error {
+	if v.Kind == yaml.AliasNode {
+		v = v.Alias
+	}
+	if v.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a single value, not a %s", nodeKind(v))
+	}
+	if v.Tag == "!!null" {
+		field.SetZero()
+		return nil
+	}
+	switch field.Kind() {
+	case reflect.String:
+		// Any scalar reads as its text: `tcp: 1883` is "1883", which
+		// the listener then refuses with its own message.
+		field.SetString(v.Value)
+	case reflect.Int:
+		n, err := strconv.ParseInt(v.Value, 0, strconv.IntSize)
+		if errors.Is(err, strconv.ErrRange) {
+			return fmt.Errorf("%s is out of range", v.Value)
+		}
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v.Value)
+		}
+		field.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(v.Value)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v.Value)
+		}
+		field.SetBool(b)
+	default:
+		panic("midge: Config field of unsupported kind " + field.Kind().String())
+	}
+	return nil
+}
+
+// nodeKind names a YAML node's kind for error messages.
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "value"
 }
 
 // parseArgs builds the configuration: defaults, then the file named by
@@ -95,7 +190,8 @@ func parseArgs(args []string, stderr io.Writer) (*Config, error) {
 	configPath := fs.String("config", "", "YAML config `file`; its keys are these flags' names")
 	c.bind(fs)
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		// The flag package has printed the error and the usage.
+		return nil, errReported{err}
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -118,6 +214,11 @@ func parseArgs(args []string, stderr io.Writer) (*Config, error) {
 	}
 	return &c, c.validate()
 }
+
+// errReported is an error already reported to the user, by the flag package.
+type errReported struct{ error }
+
+func (e errReported) Unwrap() error { return e.error }
 
 // validate checks values the types do not, naming the key at fault.
 func (c *Config) validate() error {

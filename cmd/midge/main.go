@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,8 +39,13 @@ func main() {
 // not nil, receives the addresses listened on once the broker serves.
 func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- []string) int {
 	c, err := parseArgs(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0 // -h: the usage is printed
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "midge:", err)
+		if !errors.As(err, new(errReported)) {
+			fmt.Fprintln(stderr, "midge:", err)
+		}
 		return 2
 	}
 	log := c.logger(stderr)

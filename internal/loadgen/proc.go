@@ -60,6 +60,36 @@ func parseStatCPU(stat []byte, ticks int64) (time.Duration, error) {
 	return time.Duration((utime + stime) * int64(time.Second) / ticks), nil
 }
 
+// sampleMachine returns the CPU time all CPUs of the machine have spent
+// busy (not idle, not waiting for I/O) since boot, from /proc/stat.
+func sampleMachine() (time.Duration, bool) {
+	stat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	d, err := parseMachineBusy(stat, clockTicks())
+	return d, err == nil
+}
+
+// parseMachineBusy sums the busy fields of the "cpu" line of /proc/stat:
+// user, nice, system, irq, softirq and steal (guest time is in user).
+func parseMachineBusy(stat []byte, ticks int64) (time.Duration, error) {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, errors.New("malformed /proc/stat")
+	}
+	var busy int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		v, err := strconv.ParseInt(string(f[i]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("malformed /proc/stat: %w", err)
+		}
+		busy += v
+	}
+	return time.Duration(busy * int64(time.Second) / ticks), nil
+}
+
 // parseStatusRSS returns VmRSS in bytes from the contents of
 // /proc/PID/status.
 func parseStatusRSS(status []byte) (int64, error) {

@@ -67,3 +67,18 @@ func TestSampleProcSelf(t *testing.T) {
 		t.Error("SampleProc of a process that does not exist succeeded")
 	}
 }
+
+func TestParseMachineBusy(t *testing.T) {
+	stat := "cpu  100 5 50 1000 7 3 2 1 0 0\ncpu0 50 2 25 500 3 1 1 0 0 0\n"
+	got, err := parseMachineBusy([]byte(stat), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// user 100 + nice 5 + system 50 + irq 3 + softirq 2 + steal 1 ticks.
+	if want := 1610 * time.Millisecond; got != want {
+		t.Errorf("busy = %v, want %v", got, want)
+	}
+	if _, err := parseMachineBusy([]byte("intr 1 2 3\n"), 100); err == nil {
+		t.Error("a stat without the cpu line parsed")
+	}
+}

@@ -23,7 +23,7 @@ type subscriber struct {
 	backlog *backlog
 	arrived int64 // deliveries not yet reported to backlog
 
-	out     []byte // acks owed, written when the read buffer runs dry
+	out     []byte // acks owed, written before the reader would block
 	puback  packet.Puback
 	pubrec  packet.Pubrec
 	pubcomp packet.Pubcomp
@@ -35,8 +35,8 @@ func (s *subscriber) read() { s.stopped(s.loop()) }
 func (s *subscriber) loop() error {
 	v5 := s.v == packet.V5
 	for {
-		// Acks go out in one write per read batch, not one per message;
-		// arrivals are reported as often.
+		// Before blocking for the next packet, write the acks owed in one
+		// go and report the arrivals: once per read, not once per message.
 		if !s.fr.ready() {
 			if s.arrived > 0 {
 				s.backlog.arrived(s.arrived)

@@ -36,6 +36,9 @@ type Result struct {
 	Idle      *IdleStats   `json:"idle,omitempty"`       // Idle
 	Generator CPUUsage     `json:"generator"`
 	Broker    *BrokerUsage `json:"broker,omitempty"` // with Config.BrokerPID
+	// Machine is the whole machine's CPU over the same time (Linux only):
+	// what else was busy tells whether the figures can be trusted.
+	Machine *MachineUsage `json:"machine,omitempty"`
 
 	// Errors lists connections lost and other failures during the run.
 	Errors []string `json:"errors,omitempty"`
@@ -112,6 +115,17 @@ type BrokerUsage struct {
 	RSSAfter  int64 `json:"rss_after"`
 	// RSSPerConn is the RSS growth per connection (Idle).
 	RSSPerConn float64 `json:"rss_per_conn,omitempty"`
+}
+
+// MachineUsage is the CPU time of the whole machine, from /proc/stat.
+type MachineUsage struct {
+	// Cores is the busy CPU time of every CPU over wall time.
+	Cores float64 `json:"cores"`
+	// Others is Cores less the generator's and, when sampled, the broker's:
+	// other processes and kernel threads (loopback TCP work deferred to
+	// ksoftirqd among them). Much above zero, another load shared the
+	// machine, and throughput and latency figures are not the broker's own.
+	Others float64 `json:"others"`
 }
 
 func newResult(cfg *Config) *Result {
@@ -213,6 +227,15 @@ func (r *Result) fillUsage(cfg *Config, u0, u1 usage, msgs int64) {
 	}
 	r.Generator = cpu(u1.self - u0.self)
 	r.Generator.NumCPU = runtime.NumCPU()
+	if u0.machineOK && u1.machineOK && wall > 0 {
+		m := &MachineUsage{Cores: (u1.machine - u0.machine).Seconds() / wall.Seconds()}
+		m.Others = m.Cores - r.Generator.Cores
+		if u0.ok && u1.ok {
+			m.Others -= (u1.broker.CPU - u0.broker.CPU).Seconds() / wall.Seconds()
+		}
+		m.Others = max(m.Others, 0) // the samples tick at different times
+		r.Machine = m
+	}
 	if u0.ok && u1.ok {
 		r.Broker = &BrokerUsage{
 			PID:       cfg.BrokerPID,
@@ -226,6 +249,10 @@ func (r *Result) fillUsage(cfg *Config, u0, u1 usage, msgs int64) {
 // busyCores is the generator CPU share above which the text output warns
 // that the generator may have been the bottleneck.
 const busyCores = 0.9
+
+// busyOthers is the CPU share of other work above which the text output
+// warns that the machine was not quiet.
+const busyOthers = 0.25
 
 // WriteText writes the result for people to read.
 func (r *Result) WriteText(w io.Writer) error {
@@ -285,8 +312,14 @@ func (r *Result) WriteText(w io.Writer) error {
 		}
 		line("broker", "pid %d: %.2f s CPU: %.2f of a core%s; %s", br.PID, br.CPUSeconds, br.Cores, perMsg(br.CPUUsage), mem)
 	}
+	if m := r.Machine; m != nil {
+		line("machine", "%.2f of %d cores busy, %.2f of them neither the generator nor the broker", m.Cores, g.NumCPU, m.Others)
+	}
 	if g.Cores >= busyCores {
 		line("note", "the generator used %.2f of a core: it may have been the bottleneck", g.Cores)
+	}
+	if m := r.Machine; m != nil && r.Broker != nil && m.Others >= busyOthers {
+		line("note", "other work kept %.2f cores busy: throughput and latency are not the broker's own", m.Others)
 	}
 	for _, e := range r.Errors {
 		line("error", "%s", e)

@@ -143,15 +143,18 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // usage is a snapshot of the generator's and the broker's CPU and memory.
 type usage struct {
-	at     time.Time
-	self   time.Duration
-	broker ProcSample
-	ok     bool // the broker sample is valid
+	at        time.Time
+	self      time.Duration
+	machine   time.Duration // busy time of every CPU
+	machineOK bool
+	broker    ProcSample
+	ok        bool // the broker sample is valid
 }
 
 func sampleUsage(cfg *Config, r *Result) usage {
 	u := usage{at: time.Now()}
 	u.self, _ = selfCPU()
+	u.machine, u.machineOK = sampleMachine()
 	if cfg.BrokerPID != 0 {
 		s, err := SampleProc(cfg.BrokerPID)
 		if err != nil {
