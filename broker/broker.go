@@ -128,10 +128,11 @@ func New(o *Options) (*Broker, error) {
 		Accepted:          b.accepted,
 		Ended:             b.ended,
 	}
+	keepAlive := &stack.KeepAlive{ConnectTimeout: or(b.opts.ConnectTimeout, 30*time.Second), Expired: b.keepAliveExpired}
 	mws := []stack.Middleware{
-		&stack.PacketEmitter{Packet: b.packet},
+		&stack.PacketEmitter{Packet: b.packet, Handled: b.handled},
 		stack.Connection{},
-		&stack.KeepAlive{ConnectTimeout: or(b.opts.ConnectTimeout, 30*time.Second), Expired: b.keepAliveExpired},
+		keepAlive,
 		&stack.LastWill{},
 		&stack.Authentication{PreConnect: b.preConnect(h), Authenticate: b.authenticate(h)},
 		b.sessions,
@@ -153,6 +154,9 @@ func New(o *Options) (*Broker, error) {
 		Handler: b.stack,
 		Options: &mqtt.Options{MaxPacketSize: b.opts.MaxPacketSize, MaxPending: b.opts.MaxPending},
 		Logger:  b.log,
+		// The connect timeout starts when the connection does, not when
+		// its first packet has been read.
+		ConnContext: keepAlive.ConnContext,
 	}
 	b.done.Add(1)
 	go b.heartbeat(or(b.opts.HeartbeatInterval, 60*time.Second))
@@ -313,6 +317,9 @@ func (b *Broker) Close() error {
 	close(b.stop)
 	b.sessions.Close()
 	err := b.server.Close()
+	// What the connections' ends do (wills, sessions, events) is done
+	// before Close returns and the store and bus close under it.
+	b.stack.Wait()
 	b.done.Wait()
 	b.router.Stop()
 	if b.ownBus {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"net"
+	"sync/atomic"
 
 	"github.com/midge-mqtt/midge/mqtt"
 	"github.com/midge-mqtt/midge/packet"
@@ -23,6 +24,9 @@ type Client struct {
 	Conn *mqtt.Conn
 
 	session *stack.Session
+	// told is set once an error event was emitted for a refusal that ends
+	// the connection, so that its end is not reported a second time.
+	told atomic.Bool
 }
 
 // RemoteAddr returns the client's network address, when its stream has one.

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -133,12 +134,18 @@ func (ev *events) closed() {
 	})
 }
 
-// packet is the PacketEmitter's function: it watches every connection's
-// end, and tells of PINGREQ.
+// handled is the PacketEmitter's Handled function: once a CONNECT has been
+// handled, accepted or refused, it watches the connection's end. Not
+// before: the end would race with the acceptance it reports on.
+func (b *Broker) handled(_ context.Context, c *mqtt.Conn, p packet.Packet, _ error) {
+	if _, ok := p.(*packet.Connect); ok {
+		b.stack.AfterEnd(c, func() { b.connEnded(c) })
+	}
+}
+
+// packet is the PacketEmitter's Packet function: it tells of PINGREQ.
 func (b *Broker) packet(_ context.Context, c *mqtt.Conn, p packet.Packet) {
 	switch p.(type) {
-	case *packet.Connect:
-		context.AfterFunc(c.Context(), func() { b.connEnded(c) })
 	case *packet.Pingreq:
 		if cl := clientOf(c); cl != nil && cl.session != nil {
 			b.events.each(func(e *Events) {
@@ -158,7 +165,14 @@ func (b *Broker) connEnded(c *mqtt.Conn) {
 		return
 	}
 	cl := clientOf(c)
+	if cl != nil && cl.told.Load() {
+		return // the refusal that ended it was told already, once
+	}
 	if cl != nil && cl.session != nil {
+		if stack.IsTimeout(cause) {
+			// The read deadline that ended it is the keep alive's.
+			cause = fmt.Errorf("%w: %w", stack.ErrKeepAliveTimeout, cause)
+		}
 		b.events.clientError(cl, cause)
 	} else {
 		b.events.connectionError(cl, cause)

@@ -62,6 +62,7 @@ func (b *Broker) preConnect(h *Hooks) func(context.Context, *mqtt.Conn, *packet.
 		}
 		err := h.PreConnect(ctx, cl, p)
 		if err != nil {
+			cl.told.Store(true)
 			b.events.connectionError(cl, err)
 		}
 		return err
@@ -76,6 +77,7 @@ func (b *Broker) authenticate(h *Hooks) func(context.Context, *mqtt.Conn, *packe
 		cl := clientOf(c)
 		err := h.Authenticate(ctx, cl, p.Username, p.Password)
 		if err != nil {
+			cl.told.Store(true)
 			b.events.connectionError(cl, err)
 		}
 		return err
@@ -92,6 +94,12 @@ func (b *Broker) authorizePublish(h *Hooks) func(context.Context, *mqtt.Conn, *p
 			err = errSysTopic
 		}
 		if err != nil {
+			// A refused PUBLISH ends the connection: its end is this
+			// error, told here with the hook's own error. A refused will
+			// comes after the end, which is told on its own.
+			if c.Context().Err() == nil {
+				cl.told.Store(true)
+			}
 			b.events.clientError(cl, err)
 		}
 		return err

@@ -141,7 +141,9 @@ func clone(b []byte) []byte {
 
 // Reader decodes packets from a byte stream. It reads through one buffer it
 // reuses for the life of the stream; each packet's body gets one allocation
-// of exactly its size, made only after the size limit is checked.
+// of exactly its size, made only after the size limit is checked. A body over
+// 64 KiB is the exception: its buffer grows as its bytes arrive, so a peer
+// that announces a large packet and stalls holds only what it sent.
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {

@@ -18,7 +18,8 @@
 // All three check the maximum packet size from the fixed header, before
 // allocating anything for the body, and give each packet exactly one
 // allocation for its body: the strings and byte slices of a decoded packet
-// point into it.
+// point into it. (Reader grows the buffer of a body over 64 KiB as its bytes
+// arrive, rather than trusting the announced length.)
 //
 // Decoding is strict: the fixed header flags, the remaining length, UTF-8
 // strings (no U+0000, no surrogates), packet identifiers, property

@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"time"
 
@@ -40,15 +41,24 @@ func (Connection) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, nex
 }
 
 // KeepAlive closes connections that go silent: one without a CONNECT after
-// ConnectTimeout, one quiet for one and a half times its keep alive
-// [MQTT-3.1.2-24]. It uses the connection's read deadline, no timer of its
-// own, and answers PINGREQ with PINGRESP [MQTT-3.12.4-1].
+// ConnectTimeout (set its ConnContext as the mqtt.Server's), one quiet for
+// one and a half times its keep alive [MQTT-3.1.2-24]. It uses the
+// connection's read deadline, no timer of its own, and answers PINGREQ with
+// PINGRESP [MQTT-3.12.4-1].
 type KeepAlive struct {
-	// ConnectTimeout is how long a new connection has to send CONNECT; 0
-	// means no limit.
+	// ConnectTimeout is how long a new connection has to send CONNECT,
+	// counted from ConnContext; 0 means no limit.
 	ConnectTimeout time.Duration
 	// Expired, if set, is told when a connection's keep alive runs out.
 	Expired func(c *mqtt.Conn)
+
+	stack *Stack
+}
+
+// Bind implements Binder: the stack counts what runs at a connection's end.
+func (k *KeepAlive) Bind(s *Stack) error {
+	k.stack = s
+	return nil
 }
 
 type keepAliveState struct {
@@ -57,12 +67,16 @@ type keepAliveState struct {
 
 var keepAliveKey = NewKey[*keepAliveState]("keepalive")
 
-// Install implements Installer: it starts the connect timeout.
-func (k *KeepAlive) Install(_ context.Context, c *mqtt.Conn) error {
-	if k.ConnectTimeout > 0 {
-		c.SetReadDeadline(time.Now().Add(k.ConnectTimeout))
+// ConnContext starts the connect timeout of a new stream, before anything
+// is read from it: use it as mqtt.Server.ConnContext. (Not an Installer:
+// Install runs once the first packet has been read, too late for a client
+// that sends nothing, or never finishes its CONNECT, and would hold its
+// connection for ever.) A stream without read deadlines has no timeout.
+func (k *KeepAlive) ConnContext(ctx context.Context, rwc io.ReadWriteCloser) context.Context {
+	if d, ok := rwc.(interface{ SetReadDeadline(time.Time) error }); ok && k.ConnectTimeout > 0 {
+		d.SetReadDeadline(time.Now().Add(k.ConnectTimeout))
 	}
-	return nil
+	return ctx
 }
 
 // Handle implements Middleware.
@@ -76,7 +90,7 @@ func (k *KeepAlive) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, n
 		} else {
 			c.SetReadDeadline(time.Now().Add(st.interval))
 		}
-		context.AfterFunc(c.Context(), func() { k.ended(c) })
+		afterEnd(k.stack, c, func() { k.ended(c) })
 		return next.ServeMQTT(ctx, c, p)
 	case *packet.Pingreq:
 		k.touch(c)
@@ -110,7 +124,8 @@ func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 // disconnect with will message). The will is armed only once the connection
 // is accepted. It needs a Publisher.
 type LastWill struct {
-	pub Publisher
+	pub   Publisher
+	stack *Stack
 }
 
 // Publisher is the callback that publishes a message as a client would,
@@ -125,6 +140,7 @@ type willState struct{ msg *store.Message }
 
 // Bind implements Binder.
 func (w *LastWill) Bind(s *Stack) (err error) {
+	w.stack = s
 	w.pub, err = Need[Publisher](s)
 	return err
 }
@@ -142,7 +158,7 @@ func (w *LastWill) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, ne
 		st := &willState{msg: &store.Message{Topic: p.Will.Topic, Payload: p.Will.Payload, QoS: p.Will.QoS,
 			Retain: p.Will.Retain, Props: p.Will.Props, From: p.ClientID}}
 		willKey.Set(c, st)
-		context.AfterFunc(c.Context(), func() {
+		afterEnd(w.stack, c, func() {
 			if m := st.msg; m != nil {
 				m.Created = time.Now()
 				w.pub.PublishAs(context.Background(), c, m)

@@ -46,7 +46,8 @@ type SessionManager struct {
 	// Ended, if set, is told of each accepted connection that ends.
 	Ended func(c *mqtt.Conn, s *Session)
 
-	subs Subscriptions
+	subs  Subscriptions
+	stack *Stack
 
 	// mu guards sessions. Lock order: before any Session's mu.
 	mu       sync.Mutex
@@ -61,6 +62,7 @@ func (m *SessionManager) Bind(s *Stack) (err error) {
 	if m.Store == nil {
 		return errors.New("SessionManager.Store is nil")
 	}
+	m.stack = s
 	m.subs, err = Need[Subscriptions](s)
 	return err
 }
@@ -175,20 +177,22 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 		// [MQTT-3.1.4-3]: the older connection goes, told why in MQTT 5.
 		// It is closed off this goroutine: its flush may take as long as
 		// its close timeout, and the new client should not wait for it.
-		go func() {
+		goEnd(m.stack, func() {
 			if old.Version() == packet.V5 {
 				old.Disconnect(&packet.Disconnect{ReasonCode: packet.SessionTakenOver})
 			}
 			old.CloseWithCause(ErrSessionTakenOver)
-		}()
+		})
 	}
 	if err != nil {
 		return err
 	}
-	context.AfterFunc(c.Context(), func() { m.ended(c, s) })
+	// Accepted is told before the end is watched, so that Ended always
+	// comes after it, even for a connection already gone.
 	if m.Accepted != nil {
 		m.Accepted(c, s, ack)
 	}
+	afterEnd(m.stack, c, func() { m.ended(c, s) })
 	return nil
 }
 

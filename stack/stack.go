@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"sync/atomic"
 
 	"github.com/midge-mqtt/midge/mqtt"
@@ -25,8 +26,7 @@ type Middleware interface {
 
 // Installer is a Middleware that acts when a connection starts: Install
 // runs once per connection, in stack order, before its first packet
-// reaches any Handle. To act when it ends, use context.AfterFunc on
-// c.Context().
+// reaches any Handle. To act when it ends, use Stack.AfterEnd.
 type Installer interface {
 	Install(ctx context.Context, c *mqtt.Conn) error
 }
@@ -48,6 +48,7 @@ type Stack struct {
 	mws   []Middleware
 	first mqtt.Handler
 	seen  *Key[bool] // marks connections already installed
+	ends  sync.WaitGroup
 }
 
 // link calls one middleware with the rest of the chain as next; the links
@@ -112,6 +113,49 @@ func (s *Stack) ServeMQTT(ctx context.Context, c *mqtt.Conn, p packet.Packet) er
 		}
 	}
 	return s.first.ServeMQTT(ctx, c, p)
+}
+
+// AfterEnd runs f on its own goroutine once c has ended, as
+// context.AfterFunc(c.Context(), f) does, and counts it for Wait: what a
+// middleware does when a connection ends (publish its will, detach its
+// session, tell the listeners) is then over before its server says it has
+// stopped. Call it while c is served, from a Handle or an Install.
+func (s *Stack) AfterEnd(c *mqtt.Conn, f func()) {
+	s.ends.Add(1)
+	context.AfterFunc(c.Context(), func() {
+		defer s.ends.Done()
+		f()
+	})
+}
+
+// goEnd runs f on a goroutine of its own that s.Wait waits for (when s is
+// not nil): work that ends a connection, off the goroutine that decided it.
+func goEnd(s *Stack, f func()) {
+	if s == nil {
+		go f()
+		return
+	}
+	s.ends.Add(1)
+	go func() {
+		defer s.ends.Done()
+		f()
+	}()
+}
+
+// Wait waits until the functions given to AfterEnd have run, for every
+// connection served so far: call it once the server has stopped (after
+// mqtt.Server.Close or Shutdown returns), when every connection has ended
+// and no new one can start.
+func (s *Stack) Wait() { s.ends.Wait() }
+
+// afterEnd is Stack.AfterEnd for a middleware that may be used without a
+// stack (s nil): then nothing waits for f.
+func afterEnd(s *Stack, c *mqtt.Conn, f func()) {
+	if s == nil {
+		context.AfterFunc(c.Context(), f)
+		return
+	}
+	s.AfterEnd(c, f)
 }
 
 // Middlewares returns the stack's middlewares in order.

@@ -204,9 +204,14 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 }
 
 // PacketEmitter tells a function of every packet that reaches it, then
-// passes the packet on: a bridge to event listeners.
+// passes the packet on, and tells another once the rest of the stack has
+// handled it: a bridge to event listeners.
 type PacketEmitter struct {
+	// Packet, if set, is told of each packet before it is handled.
 	Packet func(ctx context.Context, c *mqtt.Conn, p packet.Packet)
+	// Handled, if set, is told of each packet after it was handled, with
+	// the error that ends the connection, if any.
+	Handled func(ctx context.Context, c *mqtt.Conn, p packet.Packet, err error)
 }
 
 // Handle implements Middleware.
@@ -214,5 +219,9 @@ func (e *PacketEmitter) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 	if e.Packet != nil {
 		e.Packet(ctx, c, p)
 	}
-	return next.ServeMQTT(ctx, c, p)
+	err := next.ServeMQTT(ctx, c, p)
+	if e.Handled != nil {
+		e.Handled(ctx, c, p, err)
+	}
+	return err
 }

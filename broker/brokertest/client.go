@@ -1,6 +1,7 @@
 package brokertest
 
 import (
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -45,9 +46,15 @@ func Dial(t testing.TB, addr string, v packet.Version) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return NewClient(t, nc, v)
+}
+
+// NewClient makes a Client over any stream, one end of net.Pipe for
+// instance. It sends nothing.
+func NewClient(t testing.TB, rwc io.ReadWriteCloser, v packet.Version) *Client {
 	// The version is given up front: the reader starts before any CONNECT
 	// is sent, and must decode what comes back at the right version.
-	c := &Client{t: t, Conn: mqtt.NewConn(nc, &mqtt.Options{Version: v}),
+	c := &Client{t: t, Conn: mqtt.NewConn(rwc, &mqtt.Options{Version: v}),
 		notify: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.read()
 	t.Cleanup(func() {
@@ -133,6 +140,11 @@ func (c *Client) take(match func(packet.Packet) bool, d time.Duration) (packet.P
 		}
 	}
 }
+
+// Receive returns the next packet from the broker; nil and the read error
+// once the connection has ended, or nil, nil after d. Unlike the methods
+// that fail the test, it may be called from any goroutine.
+func (c *Client) Receive(d time.Duration) (packet.Packet, error) { return c.take(nil, d) }
 
 // Next returns the next packet from the broker, failing the test if none
 // comes in time or the connection closes.

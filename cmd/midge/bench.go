@@ -61,7 +61,7 @@ Flags:
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "publishing before the window, not counted")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "messages per second per publisher (0: as fast as flow control allows)")
 	fs.IntVar(&cfg.Inflight, "inflight", 64, "most unacknowledged QoS 1 and 2 publishes per publisher")
-	fs.IntVar(&cfg.Backlog, "backlog", 1000, "most deliveries per publisher sent but not yet received, at any QoS (-1: unbounded)")
+	fs.IntVar(&cfg.Backlog, "backlog", 1000, "most messages per publisher sent but not yet delivered to every subscriber, at any QoS (-1: unbounded)")
 	fs.StringVar(&cfg.Topic, "topic", "midge-bench", "topic `prefix`")
 	fs.DurationVar(&cfg.KeepAlive, "keepalive", 10*time.Second, "keepalive, and the PINGREQ period")
 	fs.DurationVar(&cfg.Drain, "drain", 30*time.Second, "longest wait for in-flight messages after publishing stops")

@@ -2,7 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io/fs"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -73,13 +86,17 @@ func (d *daemon) stop(t *testing.T) int {
 }
 
 // pahoClient connects a paho.mqtt.golang client (MQTT 3.1.1) to url, whose
-// scheme picks the transport. lost is closed when the connection is lost.
-func pahoClient(t *testing.T, url, id string) (c paho.Client, lost <-chan struct{}) {
+// scheme picks the transport; opts adjust its options. lost is closed when
+// the connection is lost.
+func pahoClient(t *testing.T, url, id string, opts ...func(*paho.ClientOptions)) (c paho.Client, lost <-chan struct{}) {
 	t.Helper()
 	lostc := make(chan struct{})
 	o := paho.NewClientOptions().AddBroker(url).SetClientID(id).
 		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).
 		SetConnectionLostHandler(func(paho.Client, error) { close(lostc) })
+	for _, f := range opts {
+		f(o)
+	}
 	c = paho.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect to %s: %v", url, tok.Error())
@@ -112,36 +129,56 @@ func goroutineLeaks(t *testing.T, base int) {
 	}
 }
 
-// TestRunServesTCPAndWebSocket runs the daemon in-process on both default
-// transports, passes messages between clients of each, and shuts it down
-// with the clients still connected.
-func TestRunServesTCPAndWebSocket(t *testing.T) {
+// TestRunServesEveryListener runs the daemon in-process with every kind of
+// listener, passes messages between clients of each, and shuts it down with
+// the clients still connected: run returns 0, the clients are disconnected,
+// and no goroutine is left.
+func TestRunServesEveryListener(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, roots := selfSigned(t, dir)
+	sock := filepath.Join(dir, "midge.sock")
 	base := runtime.NumGoroutine()
-	d := startRun(t, "-tcp", "127.0.0.1:0", "-ws", "127.0.0.1:0", "-id", "test-daemon")
-	if len(d.addrs) != 2 || !strings.HasPrefix(d.addrs[0], "tcp://127.0.0.1:") ||
-		!strings.HasPrefix(d.addrs[1], "ws://127.0.0.1:") || !strings.HasSuffix(d.addrs[1], "/mqtt") {
-		d.stop(t)
-		t.Fatalf("ready reported %q, want tcp://127.0.0.1:PORT and ws://127.0.0.1:PORT/mqtt", d.addrs)
+	d := startRun(t, "-tcp", "127.0.0.1:0", "-ws", "127.0.0.1:0", "-ws-path", "/custom",
+		"-tls", "127.0.0.1:0", "-wss", "127.0.0.1:0", "-cert", cert, "-key", key,
+		"-unix", sock, "-id", "test-daemon")
+	urls := map[string]string{}
+	for _, a := range d.addrs {
+		scheme, _, _ := strings.Cut(a, "://")
+		urls[scheme] = a
 	}
-	tcpURL, wsURL := d.addrs[0], d.addrs[1]
+	want := map[string]string{
+		"tcp": `^tcp://127\.0\.0\.1:\d+$`, "ws": `^ws://127\.0\.0\.1:\d+/custom$`,
+		"tls": `^tls://127\.0\.0\.1:\d+$`, "wss": `^wss://127\.0\.0\.1:\d+/custom$`,
+		"unix": "^unix://" + regexp.QuoteMeta(sock) + "$",
+	}
+	for scheme, re := range want {
+		if !regexp.MustCompile(re).MatchString(urls[scheme]) {
+			d.stop(t)
+			t.Fatalf("ready reported %q: no %s listener matching %s", d.addrs, scheme, re)
+		}
+	}
 
 	type client struct {
 		c    paho.Client
 		lost <-chan struct{}
 		got  chan string
 	}
+	ring := []string{"tcp", "ws", "tls", "wss", "unix"}
 	clients := map[string]*client{}
-	for name, url := range map[string]string{"tcp": tcpURL, "ws": wsURL} {
-		c, lost := pahoClient(t, url, "daemon-test-"+name)
+	for _, name := range ring {
+		c, lost := pahoClient(t, urls[name], "daemon-test-"+name, func(o *paho.ClientOptions) {
+			o.SetTLSConfig(&tls.Config{RootCAs: roots})
+		})
 		cl := &client{c: c, lost: lost, got: make(chan string, 10)}
 		wait(t, c.Subscribe("to/"+name+"/#", 1, func(_ paho.Client, m paho.Message) {
 			cl.got <- m.Topic() + " " + string(m.Payload())
 		}), "subscribe over "+name)
 		clients[name] = cl
 	}
-	// Each client publishes to the other: the broker routes across
+	// Each client publishes to the next: the broker routes across
 	// transports.
-	for from, to := range map[string]string{"tcp": "ws", "ws": "tcp"} {
+	for i, from := range ring {
+		to := ring[(i+1)%len(ring)]
 		topic := "to/" + to + "/from/" + from
 		wait(t, clients[from].c.Publish(topic, 1, false, "hello"), "publish over "+from)
 		select {
@@ -166,15 +203,62 @@ func TestRunServesTCPAndWebSocket(t *testing.T) {
 		cl.c.Disconnect(0)
 	}
 	log := d.log.String()
-	for _, want := range []string{
-		"listening on=" + tcpURL, "listening on=" + wsURL,
-		"midge started", "id=test-daemon", "shutting down", "midge stopped",
-	} {
+	wantLog := []string{"midge started", "id=test-daemon", "shutting down", "midge stopped"}
+	for _, a := range d.addrs {
+		wantLog = append(wantLog, "listening on="+a)
+	}
+	for _, want := range wantLog {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
+	if _, err := os.Stat(sock); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the Unix socket is still there after shutdown: %v", err)
+	}
 	goroutineLeaks(t, base)
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key into
+// dir, and returns their paths and a pool that trusts the certificate.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, roots *x509.CertPool) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "midge test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for path, block := range map[string]*pem.Block{
+		certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roots = x509.NewCertPool()
+	roots.AddCert(cert)
+	return certFile, keyFile, roots
 }
 
 func TestRunListenFails(t *testing.T) {
@@ -225,5 +309,22 @@ func TestRunUsage(t *testing.T) {
 				t.Errorf("stderr has %q:\n%s", tc.not, out)
 			}
 		})
+	}
+}
+
+// TestRunConfigFile runs the daemon from a config file, with a flag over it.
+func TestRunConfigFile(t *testing.T) {
+	path := writeConfig(t, "tcp: 127.0.0.1:0\nws:\nid: from-file\nlog-format: json\n")
+	d := startRun(t, "-config", path, "-id", "from-flag")
+	code := d.stop(t)
+	if code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if len(d.addrs) != 1 || !strings.HasPrefix(d.addrs[0], "tcp://127.0.0.1:") {
+		t.Errorf("listening on %q, want one tcp://127.0.0.1:PORT (ws off in the file)", d.addrs)
+	}
+	log := d.log.String()
+	if !strings.Contains(log, `"id":"from-flag"`) || !strings.Contains(log, `"msg":"midge started"`) {
+		t.Errorf("log is not JSON (from the file) with the id from the flag:\n%s", log)
 	}
 }

@@ -20,7 +20,8 @@ const stallTimeout = 200 * time.Millisecond
 // the run would measure the queue instead of the broker. The generator owns
 // both ends, so it can do what MQTT does not.
 //
-// It counts deliveries, not messages: a message to S subscribers is S
+// It counts deliveries, not messages, so that a message counts as done only
+// when every subscriber has it: a message to S subscribers is S
 // deliveries. Lost messages would hold the window forever, so when it is
 // full and nothing arrives for stallTimeout the publishers write the missing
 // deliveries off and go on. A broker that drops some messages all along
@@ -37,11 +38,11 @@ type backlog struct {
 	wake    chan struct{} // one token per waiting publisher, at most
 }
 
-// newBacklog bounds a run's outstanding deliveries at perPub for each of
-// pubs publishers; perPub 0 is no bound.
+// newBacklog bounds a run's outstanding messages at perPub for each of pubs
+// publishers, each message owing factor deliveries; perPub 0 is no bound.
 func newBacklog(perPub, pubs int, factor int64) *backlog {
 	b := &backlog{factor: max(factor, 1), wake: make(chan struct{}, max(pubs, 1))}
-	b.limit = int64(perPub) * int64(pubs)
+	b.limit = int64(perPub) * int64(pubs) * b.factor
 	return b
 }
 

@@ -51,12 +51,12 @@ type Config struct {
 	// unacknowledged; 64. A smaller Receive Maximum in an MQTT 5 CONNACK
 	// wins.
 	Inflight int
-	// Backlog is the most deliveries per publisher written but not yet
-	// seen by the subscribers, at any QoS (a message to S subscribers is S
-	// deliveries): the generator's own end-to-end flow control, without
-	// which socket buffers and broker queues fill up and the run measures
-	// them. A full backlog in which nothing arrives for 200ms is written
-	// off. 0 means 1000; negative means no bound but the protocol's.
+	// Backlog is the most messages per publisher written but not yet
+	// delivered to every subscriber, at any QoS: the generator's own
+	// end-to-end flow control, without which socket buffers and broker
+	// queues fill up and the run measures them. A full backlog in which
+	// nothing arrives for 200ms is written off. 0 means 1000; negative
+	// means no bound but the protocol's.
 	Backlog int
 
 	Topic     string        // topic prefix; "midge-bench"

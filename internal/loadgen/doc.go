@@ -25,7 +25,7 @@
 //
 // QoS 1 and 2 publishers keep to an in-flight window (Config.Inflight, or
 // the broker's Receive Maximum in MQTT 5). Above that, at every QoS, the
-// generator bounds the deliveries written but not yet seen by its own
+// generator bounds the messages written but not yet seen by all of its own
 // subscribers (Config.Backlog): it owns both ends, and without that bound a
 // publisher "as fast as possible" fills megabytes of loopback socket buffers
 // and broker queues, and the run measures the queue, with latencies in

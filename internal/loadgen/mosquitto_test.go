@@ -188,6 +188,30 @@ func TestPubSubNoLoss(t *testing.T) {
 	}
 }
 
+// TestMQTT31 runs MQTT 3.1 ("MQIsdp"), whose servers may limit client
+// identifiers to 23 bytes.
+func TestMQTT31(t *testing.T) {
+	b := startMosquitto(t)
+	for _, sc := range []Scenario{FanIn, Idle} {
+		t.Run(string(sc), func(t *testing.T) {
+			r, err := Run(context.Background(), Config{
+				Addr: b.addr, Scenario: sc, QoS: 1, Version: packet.V31,
+				Subs: 2, Conns: 20, Duration: 500 * time.Millisecond, Rate: 200,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sc == Idle {
+				if r.Idle.Alive != 20 {
+					t.Errorf("%d of 20 connections alive", r.Idle.Alive)
+				}
+				return
+			}
+			checkNoLoss(t, r, 100)
+		})
+	}
+}
+
 // TestFullSpeedQoS1 runs without a rate limit: the in-flight window is all
 // that holds the publishers back, and nothing may be lost.
 func TestFullSpeedQoS1(t *testing.T) {

@@ -198,10 +198,12 @@ func runPubSub(ctx context.Context, cfg *Config, r *Result) (err error) {
 	defer shutdown()
 	go pinger(&pings, cfg.KeepAlive, stopPing)
 
+	// Client identifiers are "mb-<run>-<role><n>": MQTT 3.1 servers may
+	// refuse those longer than 23 bytes.
 	subs := make([]*subscriber, cfg.Subs)
 	cfg.progress("%s: connecting %d subscriber(s) to %s, filter %q, QoS %d, MQTT %v", cfg.Scenario, cfg.Subs, cfg.Addr, filter, cfg.QoS, cfg.Version)
 	err = setup(ctx, cfg.Subs, cfg.Dialers, func(ctx context.Context, i int) error {
-		c, err := dial(ctx, cfg, fmt.Sprintf("midge-bench-%s-sub-%d", run, i), busyReadBuf)
+		c, err := dial(ctx, cfg, fmt.Sprintf("mb-%s-s%d", run, i), busyReadBuf)
 		if err != nil {
 			return err
 		}
@@ -222,7 +224,7 @@ func runPubSub(ctx context.Context, cfg *Config, r *Result) (err error) {
 	pubs := make([]*publisher, cfg.Pubs)
 	cfg.progress("connecting %d publisher(s)", cfg.Pubs)
 	err = setup(ctx, cfg.Pubs, cfg.Dialers, func(ctx context.Context, i int) error {
-		c, err := dial(ctx, cfg, fmt.Sprintf("midge-bench-%s-pub-%d", run, i), busyReadBuf)
+		c, err := dial(ctx, cfg, fmt.Sprintf("mb-%s-p%d", run, i), busyReadBuf)
 		if err != nil {
 			return err
 		}
@@ -353,7 +355,7 @@ func runIdle(ctx context.Context, cfg *Config, r *Result) error {
 	cfg.progress("idle: opening %d connections to %s, keepalive %v, MQTT %v", cfg.Conns, cfg.Addr, cfg.KeepAlive, cfg.Version)
 	t0 := time.Now()
 	err := setup(ctx, cfg.Conns, cfg.Dialers, func(ctx context.Context, i int) error {
-		c, err := dial(ctx, cfg, fmt.Sprintf("midge-bench-%s-idle-%d", run, i), idleReadBuf)
+		c, err := dial(ctx, cfg, fmt.Sprintf("mb-%s-i%d", run, i), idleReadBuf)
 		if err != nil {
 			return err
 		}

@@ -284,6 +284,10 @@ func TestRetained(t *testing.T) {
 		after.subscribe(t, "r/#", 2)
 		after.expect(t, "r/1", "newer", 2, true)
 		pub.publish(t, "r/1", 0, true, "")
+		// A QoS 0 publish is done when written: a QoS 1 one after it, on
+		// the same connection, is acknowledged once the broker has handled
+		// both.
+		pub.publish(t, "sync", 1, false, "")
 		cleared := dial(t, addr, newID("cleared"))
 		cleared.subscribe(t, "r/#", 2)
 		cleared.expectOnly(t, pub, "r/marker")

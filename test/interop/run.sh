@@ -25,7 +25,7 @@ cleanup() {
 	for p in "${bg_pids[@]}" $daemon; do
 		wait "$p" 2>/dev/null || true
 	done
-	cp "$work/midge.log" /tmp/interop-midge.log 2>/dev/null; rm -rf "$work"
+	rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -96,7 +96,7 @@ expect_lines() {
 
 echo "-- building and starting midge"
 (cd "$root" && go build -o "$work/midge" ./cmd/midge)
-"$work/midge" -tcp 127.0.0.1:0 -ws 127.0.0.1:0 -log-level debug >"$work/midge.log" 2>&1 &
+"$work/midge" -tcp 127.0.0.1:0 -ws 127.0.0.1:0>"$work/midge.log" 2>&1 &
 daemon=$!
 if ! wait_for "$work/midge.log" "midge started" >"$work/start.log"; then
 	cat "$work/start.log"
@@ -223,6 +223,10 @@ stop_daemon() {
 }
 check "midge: no errors logged, exit 0 on SIGTERM" stop_daemon
 
+if [ "$failed" != 0 ]; then
+	echo "-- the daemon's log (the end):"
+	tail -n 30 "$work/midge.log"
+fi
 echo "-- interop took $((SECONDS - start))s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
