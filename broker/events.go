@@ -28,8 +28,11 @@ type Events struct {
 	// ClientError: an accepted client's connection failed, or one of its
 	// packets was refused.
 	ClientError func(c *Client, err error)
-	// ConnectionError: a connection failed or was refused before it was
-	// accepted. c is nil when the connection failed before its CONNECT.
+	// ConnectionError: a CONNECT was refused, or its connection failed
+	// before it was accepted. A connection that fails before a CONNECT is
+	// read (none in time, a malformed one, another packet first) is not
+	// told: the broker has no Client for it; its logger has it, at debug
+	// level.
 	ConnectionError func(c *Client, err error)
 	// KeepaliveTimeout: a client went silent for longer than its keep
 	// alive allows, and was disconnected.

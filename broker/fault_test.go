@@ -510,3 +510,50 @@ func TestCloseRacingTakeover(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeRacingTakeover: subscriptions made by a connection while a
+// new one takes its session over, clean, die with the session: none is left
+// behind in the broker's routing.
+func TestSubscribeRacingTakeover(t *testing.T) {
+	for i := range 20 {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			b, addr := startBroker(t, nil)
+			ev := record(b)
+			old := connect(t, addr, "same", packet.V311, i%2 == 0)
+			for j := range 200 {
+				old.Subscribe(&packet.Subscribe{ID: uint16(j + 1), Subscriptions: []packet.Subscription{{Filter: "f/" + strconv.Itoa(j)}}})
+			}
+			connect(t, addr, "same", packet.V311, true)
+			ev.wait(t, "ClientDisconnect", nil)
+			old.WaitClosed()
+			// The old connection's last SUBSCRIBE may still be in hand:
+			// no event says when it is done, so look until a deadline.
+			for deadline := time.Now().Add(2 * time.Second); b.router.Count() != 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d subscriptions left in the router, want 0", b.router.Count())
+				}
+			}
+		})
+	}
+}
+
+// TestPacketTooLarge: a packet past MaxPacketSize closes its client before
+// the broker reads it whole; the others are not affected.
+func TestPacketTooLarge(t *testing.T) {
+	b, addr := startBroker(t, &Options{MaxPacketSize: 1024})
+	ev := record(b)
+	sub := connect(t, addr, "sub", packet.V311, true)
+	sub.MustSubscribe(1, packet.Subscription{Filter: "big/#"})
+	big := connect(t, addr, "big", packet.V311, true)
+	big.Publish(&packet.Publish{Topic: "big/x", Payload: make([]byte, 2048)})
+	big.ExpectClosed()
+	if e := ev.wait(t, "ClientError", of("big")); !errors.Is(e.err, packet.PacketTooLarge) {
+		t.Fatalf("ClientError %v", e.err)
+	}
+	pub := connect(t, addr, "pub", packet.V311, true)
+	pub.MustPublish(&packet.Publish{Topic: "big/y", Payload: make([]byte, 900)})
+	if got := sub.NextPublish(); got.Topic != "big/y" {
+		t.Fatalf("got %+v", got)
+	}
+	sub.ExpectNothing(quiet)
+}

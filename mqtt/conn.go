@@ -114,6 +114,8 @@ type Conn struct {
 	sendErr  error         // what sends return once cause is set
 	werr     error         // the write error that stopped the writer, if any
 	idle     bool          // the writer waits for a kick
+	running  bool          // a writer goroutine runs; it exits after lingering idle
+	linger   *time.Timer   // how long an idle writer waits before it exits
 	stopped  bool          // the writer has returned and closed the stream
 	flushed  chan struct{} // closed on the writer's next progress; nil when no Flush waits
 	timer    *time.Timer   // closes the stream when a close flush overruns, if the stream has no deadlines
@@ -162,7 +164,8 @@ func newConn(parent context.Context, rwc io.ReadWriteCloser, o *Options) *Conn {
 	// The connection's life is its own: a parent's values are inherited, its
 	// cancellation is not.
 	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(parent))
-	go c.writeLoop()
+	// No writer goroutine yet: the first send (or the end) starts one, so a
+	// connection that is idle costs no writer stack.
 	return c
 }
 
@@ -325,7 +328,9 @@ func (c *Conn) shutdown(cause error, flush bool) bool {
 		c.boundFlush()
 	}
 	c.cancel(cause)
-	c.wake()
+	c.mu.Lock()
+	c.kickLocked() // a writer flushes what is left and closes the stream
+	c.mu.Unlock()
 	return true
 }
 
@@ -364,10 +369,19 @@ func (c *Conn) runHooks() {
 // onClose registers f to run with the cause once the connection is closed:
 // in the first Close or CloseWithCause call to return, or at once if that
 // has already happened. A second registration with the same key is ignored.
+// OnClose registers f to run once the connection has ended and its writer
+// has stopped, with the cause; at once, if that has already happened. f runs
+// on the goroutine that closes the connection and must not block. It costs
+// one slice entry, where context.AfterFunc on Context costs a registration of
+// some hundreds of bytes: the layers above use it for what each connection
+// does when it ends, so that idle connections stay small.
+func (c *Conn) OnClose(f func(cause error)) { c.onClose(nil, f) }
+
+// onClose registers f; a non-nil key registers it only once.
 func (c *Conn) onClose(key any, f func(cause error)) {
 	c.mu.Lock()
 	for _, h := range c.hooks {
-		if h.key == key {
+		if key != nil && h.key == key {
 			c.mu.Unlock()
 			return
 		}

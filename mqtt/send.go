@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -173,13 +174,29 @@ func (c *Conn) appendLocked(p packet.Packet, raw []byte, v packet.Version) error
 	}
 	c.out = out
 	c.queued += size
-	if c.idle {
-		// Only an idle writer needs waking: a busy one looks for more
-		// output after each write, which spares a channel send per packet.
+	c.kickLocked()
+	return nil
+}
+
+// writerLinger is how long a writer with nothing to write waits for more
+// before its goroutine exits; the next send starts another. Busy connections
+// keep theirs, idle ones cost no goroutine.
+const writerLinger = time.Second
+
+// kickLocked makes sure a writer looks at the connection: it starts one when
+// none runs, and wakes one that waits. A busy writer needs nothing: it looks
+// for more output after each write, which spares a channel send per packet.
+// c.mu is held.
+func (c *Conn) kickLocked() {
+	switch {
+	case c.stopped:
+	case !c.running:
+		c.running, c.idle = true, false
+		go c.writeLoop()
+	case c.idle:
 		c.idle = false
 		c.wake()
 	}
-	return nil
 }
 
 // wake tells the writer there is something to do, without blocking: a
@@ -239,7 +256,6 @@ func (c *Conn) wakeFlushers() {
 // connection ends it writes what is left, closes the stream and returns.
 func (c *Conn) writeLoop() {
 	var spare []byte
-	peak := 0 // the largest batch since the writer was last idle
 	for {
 		c.mu.Lock()
 		for len(c.out) == 0 {
@@ -248,23 +264,38 @@ func (c *Conn) writeLoop() {
 				c.stop(nil)
 				return
 			}
-			// Going idle: let go of buffers a burst made much larger than
-			// the traffic needs, so idle connections do not pin memory,
-			// while steady traffic keeps its buffers.
-			if limit := max(c.wbufSize, idleBufferLimit, 4*peak); cap(c.out) > limit || cap(spare) > limit {
-				putBuffer(c.out)
-				putBuffer(spare)
-				c.out, spare = nil, nil
-			}
-			peak = 0
+			// Going idle: give both buffers back to the shared pool, so
+			// that an idle connection holds no output memory at all; the
+			// next burst takes one from the pool.
+			putBuffer(c.out)
+			putBuffer(spare)
+			c.out, spare = nil, nil
 			c.idle = true
+			if c.linger == nil {
+				c.linger = time.NewTimer(writerLinger)
+			} else {
+				c.linger.Reset(writerLinger)
+			}
+			linger := c.linger
 			c.mu.Unlock()
-			<-c.kick
-			c.mu.Lock()
-			c.idle = false
+			select {
+			case <-c.kick:
+				c.mu.Lock()
+			case <-linger.C:
+				c.mu.Lock()
+				if c.idle { // nothing came: let the goroutine go
+					c.idle, c.running = false, false
+					c.mu.Unlock()
+					return
+				}
+				// A send raced the timer and kicked: take its kick.
+				c.mu.Unlock()
+				<-c.kick
+				c.mu.Lock()
+			}
+			c.linger.Stop()
 		}
 		batch, end := c.out, c.queued
-		peak = max(peak, len(batch))
 		c.out = spare[:0] // nil at first: appendLocked allocates it
 		c.mu.Unlock()
 
@@ -285,31 +316,26 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// idleBufferLimit is the buffer capacity an idle connection may always
-// keep.
-const idleBufferLimit = 64 << 10
+// buffers holds the output buffers of idle connections, for the next
+// connection that has something to send.
+var buffers sync.Pool // of *[]byte
 
-// largeBuffers holds the output buffers over idleBufferLimit that idle
-// connections let go, for the next burst on any connection: bursts reuse
-// them instead of growing new ones, and the garbage collector empties the
-// pool when nobody needs them.
-var largeBuffers sync.Pool // of *[]byte
-
-// getBuffer returns an empty buffer: a large one from the pool if there is
-// one, else one of size bytes.
+// getBuffer returns an empty buffer: one from the pool if there is one,
+// else a new one of capacity size.
 func getBuffer(size int) []byte {
-	if p, _ := largeBuffers.Get().(*[]byte); p != nil {
+	if p, _ := buffers.Get().(*[]byte); p != nil {
 		return *p
 	}
 	return make([]byte, 0, size)
 }
 
-// putBuffer gives b to the pool if it is large, and drops it otherwise.
+// putBuffer gives b to the pool.
 func putBuffer(b []byte) {
-	if cap(b) > idleBufferLimit {
-		b = b[:0]
-		largeBuffers.Put(&b)
+	if cap(b) == 0 {
+		return
 	}
+	b = b[:0]
+	buffers.Put(&b)
 }
 
 // stop ends the writer: it closes the stream, which wakes a blocked

@@ -1,7 +1,6 @@
 package packet
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -139,8 +138,10 @@ func clone(b []byte) []byte {
 	return c
 }
 
-// Reader decodes packets from a byte stream. It reads through one buffer it
-// reuses for the life of the stream; each packet's body gets one allocation
+// Reader decodes packets from a byte stream. While the stream is busy it
+// reads through a buffer of the size given to NewReader, taken from a pool
+// shared by all Readers; while it is quiet it holds only a 128-byte one, so
+// that idle connections cost little memory. Each packet's body gets one allocation
 // of exactly its size, made only after the size limit is checked. A body over
 // 64 KiB is the exception: its buffer grows as its bytes arrive, so a peer
 // that announces a large packet and stalls holds only what it sent.
@@ -156,16 +157,18 @@ type Reader struct {
 	// before its body is read.
 	MaxSize int
 
-	br *bufio.Reader
+	br streamBuffer
 }
 
 // NewReader returns a Reader reading from r through a buffer of size bytes
-// (at least 16; 0 means 4096).
+// (0 means 4096). A quiet stream holds only a 128-byte buffer.
 func NewReader(r io.Reader, size int) *Reader {
 	if size <= 0 {
 		size = 4096
 	}
-	return &Reader{br: bufio.NewReaderSize(r, size)}
+	rd := new(Reader)
+	rd.br.init(r, max(size, smallBuffer))
+	return rd
 }
 
 // ReadPacket reads the next packet. At a clean end of the stream between
@@ -205,7 +208,7 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 	size := min(n, eagerBody)
 	body := make([]byte, size)
 	for read := 0; ; {
-		m, err := io.ReadFull(r.br, body[read:])
+		m, err := io.ReadFull(&r.br, body[read:])
 		read += m
 		if err != nil {
 			if err == io.EOF {
@@ -224,7 +227,7 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 // consumes it.
 func (r *Reader) readHeader() (header, error) {
 	for n := 2; ; n++ {
-		b, err := r.br.Peek(n)
+		b, err := r.br.peek(n)
 		if len(b) < n {
 			if err == io.EOF && len(b) > 0 {
 				err = io.ErrUnexpectedEOF
@@ -241,14 +244,14 @@ func (r *Reader) readHeader() (header, error) {
 		if max := limit(r.MaxSize); h.size() > max {
 			return header{}, tooLarge(h, max)
 		}
-		_, err = r.br.Discard(h.hdrLen)
-		return h, err
+		r.br.discard(h.hdrLen)
+		return h, nil
 	}
 }
 
 // Buffered returns the number of bytes read from the stream but not yet
 // decoded.
-func (r *Reader) Buffered() int { return r.br.Buffered() }
+func (r *Reader) Buffered() int { return r.br.buffered() }
 
 // Parser decodes packets from chunks of a stream as they arrive: a packet may
 // be split across many chunks, and one chunk may hold many packets. Feed it

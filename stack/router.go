@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/midge-mqtt/midge/mq"
@@ -205,7 +206,13 @@ func (r *Router) Subscribe(ctx context.Context, to Subscriber, sub store.Subscri
 	}
 	existed := !r.tree.Add(sub.Filter, to, sub)
 	if s, ok := to.(*Session); ok {
-		s.addSub(sub)
+		if !s.addSub(sub) {
+			// The session was discarded meanwhile (a clean takeover), and
+			// its subscriptions with it: this one too, or it would stay
+			// in the tree for good. Its connection is closing.
+			r.tree.Remove(sub.Filter, s)
+			return existed, errSessionEnded
+		}
 		if s.st != nil {
 			if err := s.st.AddSubscriptions(ctx, s.ID, []store.Subscription{sub}); err != nil {
 				return existed, err
@@ -214,6 +221,10 @@ func (r *Router) Subscribe(ctx context.Context, to Subscriber, sub store.Subscri
 	}
 	return existed, nil
 }
+
+// errSessionEnded refuses a subscription for a session discarded while its
+// connection still runs.
+var errSessionEnded = errors.New("stack: session ended")
 
 // Unsubscribe implements Subscriptions.
 func (r *Router) Unsubscribe(ctx context.Context, to Subscriber, filter string) (bool, error) {

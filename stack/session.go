@@ -365,13 +365,16 @@ func (s *Session) Released(ctx context.Context, id uint16) {
 	}
 }
 
-// subscription bookkeeping, used by the router.
-func (s *Session) addSub(sub store.Subscription) (existed bool) {
+// subscription bookkeeping, used by the router. addSub reports false,
+// and records nothing, for a session already discarded.
+func (s *Session) addSub(sub store.Subscription) (ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, existed = s.subs[sub.Filter]
+	if s.ended {
+		return false
+	}
 	s.subs[sub.Filter] = sub
-	return existed
+	return true
 }
 
 func (s *Session) removeSub(filter string) (existed bool) {

@@ -216,8 +216,11 @@ func (m *SessionManager) ended(c *mqtt.Conn, s *Session) {
 // stored copy. m.mu is held.
 func (m *SessionManager) discardLocked(ctx context.Context, s *Session) {
 	delete(m.sessions, s.ID)
-	m.subs.UnsubscribeAll(ctx, s)
+	// Ended first: a SUBSCRIBE its connection is still handling either
+	// made its subscription before, and it goes now, or finds the session
+	// ended and takes it back (Router.Subscribe).
 	s.end()
+	m.subs.UnsubscribeAll(ctx, s)
 	if s.st != nil {
 		s.st.DeleteSession(ctx, s.ID)
 	}

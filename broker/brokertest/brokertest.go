@@ -59,6 +59,7 @@ var tests = []struct {
 	run  func(t *testing.T, e *env)
 }{
 	{"ConnectFirst", testConnectFirst},
+	{"ProtocolLevel", testProtocolLevel},
 	{"SecondConnect", testSecondConnect},
 	{"ClientID", testClientID},
 	{"Ping", testPing},

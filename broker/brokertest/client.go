@@ -27,7 +27,8 @@ const Wait = 10 * time.Second
 // answer as it must. A Client is closed when its test ends.
 type Client struct {
 	*mqtt.Conn
-	t testing.TB
+	t   testing.TB
+	rwc io.ReadWriteCloser
 
 	mu     sync.Mutex
 	in     []packet.Packet // received and not yet taken
@@ -54,7 +55,7 @@ func Dial(t testing.TB, addr string, v packet.Version) *Client {
 func NewClient(t testing.TB, rwc io.ReadWriteCloser, v packet.Version) *Client {
 	// The version is given up front: the reader starts before any CONNECT
 	// is sent, and must decode what comes back at the right version.
-	c := &Client{t: t, Conn: mqtt.NewConn(rwc, &mqtt.Options{Version: v}),
+	c := &Client{t: t, rwc: rwc, Conn: mqtt.NewConn(rwc, &mqtt.Options{Version: v}),
 		notify: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.read()
 	t.Cleanup(func() {
@@ -259,6 +260,22 @@ func (c *Client) ExpectClosed() {
 	}
 }
 
+// WaitClosed waits for the connection to end, whatever comes before; it
+// fails the test if it is still open after Wait.
+func (c *Client) WaitClosed() {
+	c.t.Helper()
+	deadline := time.Now().Add(Wait)
+	for {
+		p, err := c.take(nil, time.Until(deadline))
+		switch {
+		case err != nil:
+			return
+		case p == nil:
+			c.t.Fatalf("connection still open after %v", Wait)
+		}
+	}
+}
+
 // Closed reports whether the connection has ended: the broker closed it, or
 // it was closed locally.
 func (c *Client) Closed() bool {
@@ -328,6 +345,19 @@ func (c *Client) Ack(p *packet.Publish) {
 		c.Pubrec(&packet.Pubrec{ID: p.ID})
 		c.FindAck(packet.TypePubrel, p.ID)
 		c.Pubcomp(&packet.Pubcomp{ID: p.ID})
+	}
+}
+
+// WriteRaw writes b to the stream as it is, past the connection's encoder
+// and its checks (WriteEncoded decodes a CONNECT it is given), once what
+// was sent before is written: for packets no codec would make.
+func (c *Client) WriteRaw(b []byte) {
+	c.t.Helper()
+	if err := c.Flush(c.Context()); err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := c.rwc.Write(b); err != nil {
+		c.t.Fatal(err)
 	}
 }
 

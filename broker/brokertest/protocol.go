@@ -40,6 +40,25 @@ func testConnectFirst(t *testing.T, e *env) {
 	b.connect("after", true)
 }
 
+// testProtocolLevel: a CONNECT with a protocol level the broker does not
+// speak is answered with return code 1 and closed [MQTT-3.1.2-2]; one with
+// a reserved flag set is closed [MQTT-3.1.2-3].
+func testProtocolLevel(t *testing.T, e *env) {
+	b := e.broker(t)
+	connect := func(level, flags byte) []byte {
+		return []byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', level, flags, 0, 60, 0, 1, 'x'}
+	}
+	c := b.dial()
+	c.WriteRaw(connect(0x2a, 0x02))
+	if ack := Expect[*packet.Connack](c); ack.ReasonCode != packet.UnsupportedProtocolVersion {
+		t.Fatalf("CONNACK %v, want return code 1", ack.ReasonCode)
+	}
+	c.ExpectClosed()
+	c = b.dial()
+	c.WriteRaw(connect(4, 0x03))
+	c.ExpectClosed()
+}
+
 // testSecondConnect: a second CONNECT on a connection is a protocol
 // violation that closes it [MQTT-3.1.0-2].
 func testSecondConnect(t *testing.T, e *env) {

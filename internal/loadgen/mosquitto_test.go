@@ -77,6 +77,7 @@ func tryMosquitto(t *testing.T, bin, extra string) (broker, error) {
 	defer logf.Close()
 	cmd := exec.Command(bin, "-c", conf)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		return broker{}, err
 	}
