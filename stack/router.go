@@ -156,6 +156,12 @@ func (r *Router) route(ctx context.Context, m *store.Message) {
 }
 
 func (ms *matches) add(to Subscriber, sub store.Subscription) {
+	if s, ok := to.(*Session); ok && s.inTree.Load() <= 1 {
+		// A session with one subscription in the tree cannot match twice:
+		// no need to look for it among the others.
+		ms.list = append(ms.list, match{to: to, qos: sub.QoS, rap: sub.RetainAsPublished})
+		return
+	}
 	i := -1
 	if ms.index != nil {
 		if j, ok := ms.index[to]; ok {
@@ -204,13 +210,22 @@ func (r *Router) Subscribe(ctx context.Context, to Subscriber, sub store.Subscri
 	if err := r.Start(); err != nil {
 		return false, err
 	}
+	s, isSession := to.(*Session)
+	if isSession {
+		s.inTree.Add(1) // before the tree has it: see Session.inTree
+	}
 	existed := !r.tree.Add(sub.Filter, to, sub)
-	if s, ok := to.(*Session); ok {
+	if isSession {
+		if existed {
+			s.inTree.Add(-1) // replaced, not added
+		}
 		if !s.addSub(sub) {
 			// The session was discarded meanwhile (a clean takeover), and
 			// its subscriptions with it: this one too, or it would stay
 			// in the tree for good. Its connection is closing.
-			r.tree.Remove(sub.Filter, s)
+			if r.tree.Remove(sub.Filter, s) {
+				s.inTree.Add(-1)
+			}
 			return existed, errSessionEnded
 		}
 		if s.st != nil {
@@ -230,6 +245,9 @@ var errSessionEnded = errors.New("stack: session ended")
 func (r *Router) Unsubscribe(ctx context.Context, to Subscriber, filter string) (bool, error) {
 	existed := r.tree.Remove(filter, to)
 	if s, ok := to.(*Session); ok {
+		if existed {
+			s.inTree.Add(-1) // after the tree lost it
+		}
 		s.removeSub(filter)
 		if existed && s.st != nil {
 			if err := s.st.RemoveSubscriptions(ctx, s.ID, []string{filter}); err != nil {
@@ -244,7 +262,9 @@ func (r *Router) Unsubscribe(ctx context.Context, to Subscriber, filter string) 
 // that ends is deleted from it whole.
 func (r *Router) UnsubscribeAll(_ context.Context, s *Session) {
 	for _, sub := range s.Subscriptions() {
-		r.tree.Remove(sub.Filter, s)
+		if r.tree.Remove(sub.Filter, s) {
+			s.inTree.Add(-1)
+		}
 	}
 }
 

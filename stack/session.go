@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/mqtt"
@@ -54,6 +55,13 @@ type Session struct {
 	limits SessionLimits
 	st     store.Store // nil when the session is not persisted
 	drop   func(s *Session, m *store.Message, err error)
+
+	// inTree counts the session's subscriptions in the router's tree. The
+	// router raises it before adding to the tree and lowers it after
+	// removing, so while a match holds the tree's read lock it is never
+	// below the true count: a session it shows with one subscription cannot
+	// be matched twice, and skips the search for duplicates.
+	inTree atomic.Int32
 
 	// mu guards the fields below. Lock order: a Session's mu comes after
 	// the session registry's and before a Conn's.

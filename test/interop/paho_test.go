@@ -189,8 +189,8 @@ func (c *client) expect(t *testing.T, topic, payload string, qos byte, retained 
 	t.Helper()
 	m := c.next(t)
 	if m.Topic() != topic || string(m.Payload()) != payload || m.Qos() != qos || m.Retained() != retained {
-		t.Errorf("%s got %s %q QoS %d retained %v, want %s %q QoS %d retained %v", c.id,
-			m.Topic(), m.Payload(), m.Qos(), m.Retained(), topic, payload, qos, retained)
+		t.Errorf("%s got %s %q QoS %d retained %v (dup %v, id %d), want %s %q QoS %d retained %v", c.id,
+			m.Topic(), m.Payload(), m.Qos(), m.Retained(), m.Duplicate(), m.MessageID(), topic, payload, qos, retained)
 	}
 }
 

@@ -69,11 +69,22 @@ wait_for() {
 	return 1
 }
 
-# background OUT CMD...: starts CMD with its output into OUT; its pid is in bg.
+# limit CMD...: runs a client for at most 15 s (each has a 10 s limit of its
+# own where it has one: mosquitto_pub has none), so that a broker that never
+# answers fails the check rather than hanging the run.
+limit() {
+	local code=0
+	timeout 15 "$@" || code=$?
+	if [ $code = 124 ]; then echo "timed out after 15 s: $*"; fi
+	return $code
+}
+
+# background OUT CMD...: starts CMD with its output into OUT, for at most
+# 15 s too; its pid is in bg (timeout's, which passes a kill on to CMD).
 background() {
 	local out=$1
 	shift
-	"$@" >"$out" 2>&1 &
+	timeout 15 "$@" >"$out" 2>&1 &
 	bg=$!
 	bg_pids+=("$bg")
 }
@@ -132,22 +143,22 @@ mosquitto_qos() {
 	local v=$1 out=$work/mosq-qos-$1.out
 	mosq_sub "$out" -V "$v" -t "mosq/$v/#" -q 2 -C 3 || return 1
 	for q in 0 1 2; do
-		mosquitto_pub "${mosq[@]}" -V "$v" -t "mosq/$v/q$q" -q $q -m "qos $q" || return 1
+		limit mosquitto_pub "${mosq[@]}" -V "$v" -t "mosq/$v/q$q" -q $q -m "qos $q" || return 1
 	done
-	wait "$bg" || { echo "mosquitto_sub exited with $?"; cat "$out"; return 1; }
+	wait "$bg" || { echo "mosquitto_sub exited with $? (124: timed out)"; cat "$out"; return 1; }
 	expect_lines "$out" "msg mosq/$v/q0 0 0 qos 0" "msg mosq/$v/q1 1 0 qos 1" "msg mosq/$v/q2 2 0 qos 2"
 }
 
 mosquitto_retained() {
 	local out=$work/mosq-retained.out
-	mosquitto_pub "${mosq[@]}" -t mosq/retained -q 1 -r -m kept || return 1
-	mosquitto_sub "${mosq[@]}" -t mosq/retained -q 1 -C 1 -W 10 -F 'msg %t %q %r %p' >"$out" || return 1
+	limit mosquitto_pub "${mosq[@]}" -t mosq/retained -q 1 -r -m kept || return 1
+	limit mosquitto_sub "${mosq[@]}" -t mosq/retained -q 1 -C 1 -W 10 -F 'msg %t %q %r %p' >"$out" || return 1
 	expect_lines "$out" "msg mosq/retained 1 1 kept" || return 1
 	# Cleared by an empty retained message: a new subscriber gets only what
 	# is published after it subscribed.
-	mosquitto_pub "${mosq[@]}" -t mosq/retained -q 1 -r -n || return 1
+	limit mosquitto_pub "${mosq[@]}" -t mosq/retained -q 1 -r -n || return 1
 	mosq_sub "$out" -t mosq/retained -q 1 -C 1 || return 1
-	mosquitto_pub "${mosq[@]}" -t mosq/retained -q 1 -m live || return 1
+	limit mosquitto_pub "${mosq[@]}" -t mosq/retained -q 1 -m live || return 1
 	wait "$bg" || { cat "$out"; return 1; }
 	expect_lines "$out" "msg mosq/retained 1 0 live"
 }
@@ -164,7 +175,7 @@ fi
 
 # ---- MQTT.js ----
 
-mqttjs() { node mqttjs.js "$@"; }
+mqttjs() { limit node mqttjs.js "$@"; }
 
 if ! command -v node >/dev/null; then
 	have_mqttjs=0
@@ -199,7 +210,7 @@ mosquitto_to_mqttjs() {
 	background "$out" node mqttjs.js sub "$ws" "mosq-to-js/#" 2 3
 	wait_for "$out" subscribed || return 1
 	for q in 0 1 2; do
-		mosquitto_pub "${mosq[@]}" -t "mosq-to-js/q$q" -q $q -m "from mosquitto $q" || return 1
+		limit mosquitto_pub "${mosq[@]}" -t "mosq-to-js/q$q" -q $q -m "from mosquitto $q" || return 1
 	done
 	wait "$bg" || { cat "$out"; return 1; }
 	expect_lines "$out" "mosq-to-js/q0 0 from mosquitto 0" \
