@@ -181,7 +181,7 @@ func (c *Conn) appendLocked(p packet.Packet, raw []byte, v packet.Version) error
 // writerLinger is how long a writer with nothing to write waits for more
 // before its goroutine exits; the next send starts another. Busy connections
 // keep theirs, idle ones cost no goroutine.
-const writerLinger = time.Second
+var writerLinger = time.Second // a variable so that tests can shorten it
 
 // kickLocked makes sure a writer looks at the connection: it starts one when
 // none runs, and wakes one that waits. A busy writer needs nothing: it looks

@@ -14,7 +14,15 @@ import (
 
 // ErrDisconnected is the cause of a connection its client ended with
 // DISCONNECT.
-var ErrDisconnected = errors.New("stack: client disconnected")
+var ErrDisconnected error = orderlyEnd("stack: client disconnected")
+
+// orderlyEnd is the cause of a connection that ended as the protocol
+// intends. It matches mqtt.ErrClosed, so that the layers below count it as a
+// clean end and not as a failure.
+type orderlyEnd string
+
+func (e orderlyEnd) Error() string        { return string(e) }
+func (e orderlyEnd) Is(target error) bool { return target == mqtt.ErrClosed }
 
 // ErrKeepAliveTimeout is the cause of a connection that went silent for
 // longer than one and a half times its keep alive [MQTT-3.1.2-24].

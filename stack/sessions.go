@@ -15,7 +15,7 @@ import (
 
 // ErrSessionTakenOver is the cause of a connection closed because another
 // connected with the same client identifier [MQTT-3.1.4-3].
-var ErrSessionTakenOver = errors.New("stack: session taken over")
+var ErrSessionTakenOver error = orderlyEnd("stack: session taken over")
 
 // Sessions is the callback that finds a connection's session.
 type Sessions interface {

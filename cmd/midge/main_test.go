@@ -104,6 +104,8 @@ func pahoClient(t *testing.T, url, id string, opts ...func(*paho.ClientOptions))
 	return c, lostc
 }
 
+// wait waits for a paho token and fails the test if it fails or takes more
+// than a few seconds.
 func wait(t *testing.T, tok paho.Token, what string) {
 	t.Helper()
 	if !tok.WaitTimeout(5 * time.Second) {

@@ -25,7 +25,8 @@ const (
 )
 
 // Config describes one run. The zero value of a field means its default,
-// given in the field's comment.
+// given in the field's comment. Run takes a copy: one Config may start any
+// number of runs, one after another or at once.
 type Config struct {
 	Addr     string         // broker host:port; "127.0.0.1:1883"
 	Scenario Scenario       // FanIn

@@ -11,7 +11,7 @@ import (
 
 // Result is what a run measured. Its JSON form is the machine-readable
 // output of `midge bench -json`; times are in seconds, latencies in
-// microseconds.
+// microseconds. Run returns it complete: nothing touches it afterwards.
 type Result struct {
 	Scenario  Scenario `json:"scenario"`
 	Addr      string   `json:"addr"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -148,6 +149,8 @@ func dial(t *testing.T, addr, id string, opt ...func(*paho.ClientOptions)) *clie
 	return c
 }
 
+// wait waits for a paho token and fails the test if it fails or takes more
+// than a few seconds.
 func wait(t *testing.T, tok paho.Token, what string) {
 	t.Helper()
 	if !tok.WaitTimeout(timeout) {
@@ -158,9 +161,14 @@ func wait(t *testing.T, tok paho.Token, what string) {
 	}
 }
 
+// subscribe subscribes, and returns once the broker has also sent the
+// retained messages: it sends those after the SUBACK, and a message
+// published meanwhile would come twice (see TestRetainedRacesLive). A QoS 1
+// publish acknowledged after the SUBACK is handled after the SUBSCRIBE.
 func (c *client) subscribe(t *testing.T, filter string, qos byte) {
 	t.Helper()
 	wait(t, c.Subscribe(filter, qos, nil), c.id+": subscribe "+filter)
+	c.publish(t, "sync/"+c.id, 1, false, "")
 }
 
 // publish publishes and, for QoS 1 and 2, waits for the broker's
@@ -414,6 +422,63 @@ func TestDisconnectIsNoError(t *testing.T) {
 		case err := <-errs:
 			t.Errorf("DISCONNECT reported as an error: %v", err)
 		case <-time.After(quiet):
+		}
+	})
+}
+
+// TestRetainedRacesLive subscribes clients while retained messages are
+// published on the topic, and checks that each gets every message once, in
+// order: the retained message a subscription starts with must not also come
+// live, nor come after live ones.
+//
+// It fails today: the broker adds the subscription to the tree, sends the
+// SUBACK, then looks up the retained messages, so a retained message
+// published in between comes live and retained; and it stores a retained
+// message before it routes it, so one stored just before the subscription
+// is added comes retained, then live. Set MIDGE_KNOWN_BUGS=1 to run it.
+func TestRetainedRacesLive(t *testing.T) {
+	if os.Getenv("MIDGE_KNOWN_BUGS") == "" {
+		t.Skip("known broker bug: a retained message published while a client subscribes may come twice; MIDGE_KNOWN_BUGS=1 runs this test")
+	}
+	transports(t, func(t *testing.T, s *server, addr string) {
+		pub := dial(t, addr, newID("pub"))
+		stop := make(chan struct{})
+		published := make(chan int, 1)
+		go func() {
+			n := 0
+			defer func() { published <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n++
+				tok := pub.Publish("race/t", 1, true, fmt.Sprint(n))
+				if !tok.WaitTimeout(timeout) || tok.Error() != nil {
+					return
+				}
+			}
+		}()
+		var subs []*client
+		for range 20 {
+			sub := dial(t, addr, newID("sub"))
+			sub.subscribe(t, "race/t", 1)
+			subs = append(subs, sub)
+		}
+		close(stop)
+		last := <-published
+		for _, sub := range subs {
+			prev := 0
+			for prev < last {
+				m := sub.next(t)
+				var n int
+				fmt.Sscan(string(m.Payload()), &n)
+				if n <= prev {
+					t.Fatalf("%s got %d (retained %v) after %d", sub.id, n, m.Retained(), prev)
+				}
+				prev = n
+			}
 		}
 	})
 }
