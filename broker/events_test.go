@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,5 +180,29 @@ func TestClosedEvent(t *testing.T) {
 	time.Sleep(quiet)
 	if n := len(ev.all("Closed", nil)); n != 1 {
 		t.Fatalf("%d Closed events", n)
+	}
+}
+
+// TestClientIDLength: 3.1.1 takes identifiers longer than 23 characters, as
+// it may [MQTT-3.1.3-5]; 3.1 takes up to MaxClientIDLength.
+func TestClientIDLength(t *testing.T) {
+	_, addr := startBroker(t, &Options{MaxClientIDLength: 30})
+	for _, tc := range []struct {
+		v    packet.Version
+		n    int
+		want packet.ReasonCode
+	}{
+		{packet.V311, 200, packet.Success},
+		{packet.V31, 30, packet.Success},
+		{packet.V31, 31, packet.ClientIdentifierNotValid},
+	} {
+		id := strings.Repeat("i", tc.n)
+		c, ack := brokertest.Connect(t, addr, &packet.Connect{Version: tc.v, ClientID: id, CleanStart: true})
+		if ack.ReasonCode != tc.want {
+			t.Errorf("%v, %d characters: CONNACK %v, want %v", tc.v, tc.n, ack.ReasonCode, tc.want)
+		}
+		if tc.want != packet.Success {
+			c.ExpectClosed()
+		}
 	}
 }
