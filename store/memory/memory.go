@@ -149,45 +149,33 @@ func (m *Store) RangeSessions(_ context.Context, fn func(*store.Session) bool) e
 
 // AddSubscriptions implements store.Store.
 func (m *Store) AddSubscriptions(_ context.Context, clientID string, subs []store.Subscription) error {
-	if err := m.lock(); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	rec := m.sessions[clientID]
-	if rec == nil {
-		return store.ErrNotFound
-	}
-	list := slices.Clone(rec.s.Subscriptions)
-	for _, sub := range subs {
-		i := slices.IndexFunc(list, func(x store.Subscription) bool { return x.Filter == sub.Filter })
-		if i >= 0 {
-			list[i] = sub
-		} else {
-			list = append(list, sub)
+	return m.withSession(clientID, func(rec *session) error {
+		list := slices.Clone(rec.s.Subscriptions)
+		for _, sub := range subs {
+			i := slices.IndexFunc(list, func(x store.Subscription) bool { return x.Filter == sub.Filter })
+			if i >= 0 {
+				list[i] = sub
+			} else {
+				list = append(list, sub)
+			}
 		}
-	}
-	cp := *rec.s
-	cp.Subscriptions = list
-	rec.s = &cp
-	return nil
+		cp := *rec.s
+		cp.Subscriptions = list
+		rec.s = &cp
+		return nil
+	})
 }
 
 // RemoveSubscriptions implements store.Store.
 func (m *Store) RemoveSubscriptions(_ context.Context, clientID string, filters []string) error {
-	if err := m.lock(); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	rec := m.sessions[clientID]
-	if rec == nil {
-		return store.ErrNotFound
-	}
-	cp := *rec.s
-	cp.Subscriptions = slices.DeleteFunc(slices.Clone(rec.s.Subscriptions), func(x store.Subscription) bool {
-		return slices.Contains(filters, x.Filter)
+	return m.withSession(clientID, func(rec *session) error {
+		cp := *rec.s
+		cp.Subscriptions = slices.DeleteFunc(slices.Clone(rec.s.Subscriptions), func(x store.Subscription) bool {
+			return slices.Contains(filters, x.Filter)
+		})
+		rec.s = &cp
+		return nil
 	})
-	rec.s = &cp
-	return nil
 }
 
 // Enqueue implements store.Store.
@@ -252,80 +240,66 @@ func (rec *session) find(seq uint64) (int, bool) {
 
 // UpdateOutgoing implements store.Store.
 func (m *Store) UpdateOutgoing(_ context.Context, clientID string, o *store.Outgoing) error {
-	if err := m.lock(); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	rec := m.sessions[clientID]
-	if rec == nil {
-		return store.ErrNotFound
-	}
-	i, ok := rec.find(o.Seq)
-	if !ok {
-		return store.ErrNotFound
-	}
-	cp := *rec.out[i]
-	cp.State, cp.PacketID = o.State, o.PacketID
-	rec.out[i] = &cp
-	return nil
+	return m.withSession(clientID, func(rec *session) error {
+		i, ok := rec.find(o.Seq)
+		if !ok {
+			return store.ErrNotFound
+		}
+		cp := *rec.out[i]
+		cp.State, cp.PacketID = o.State, o.PacketID
+		rec.out[i] = &cp
+		return nil
+	})
 }
 
 // RemoveOutgoing implements store.Store.
 func (m *Store) RemoveOutgoing(_ context.Context, clientID string, seq uint64) error {
-	if err := m.lock(); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	rec := m.sessions[clientID]
-	if rec == nil {
-		return store.ErrNotFound
-	}
-	i, ok := rec.find(seq)
-	if !ok {
-		return store.ErrNotFound
-	}
-	if i == 0 {
-		rec.out[0] = nil
-		rec.out = rec.out[1:] // acks come mostly in order: drop the head cheaply
-	} else {
-		rec.out = slices.Delete(rec.out, i, i+1)
-	}
-	return nil
+	return m.withSession(clientID, func(rec *session) error {
+		i, ok := rec.find(seq)
+		if !ok {
+			return store.ErrNotFound
+		}
+		if i == 0 {
+			rec.out[0] = nil
+			rec.out = rec.out[1:] // acks come mostly in order: drop the head cheaply
+		} else {
+			rec.out = slices.Delete(rec.out, i, i+1)
+		}
+		return nil
+	})
 }
 
 // AddIncoming implements store.Store.
 func (m *Store) AddIncoming(_ context.Context, clientID string, id uint16) error {
-	if err := m.lock(); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	rec := m.sessions[clientID]
-	if rec == nil {
-		return store.ErrNotFound
-	}
-	if rec.incoming == nil {
-		rec.incoming = make(map[uint16]struct{})
-	}
-	rec.incoming[id] = struct{}{}
-	return nil
+	return m.withSession(clientID, func(rec *session) error {
+		if rec.incoming == nil {
+			rec.incoming = make(map[uint16]struct{})
+		}
+		rec.incoming[id] = struct{}{}
+		return nil
+	})
 }
 
 // HasIncoming implements store.Store.
-func (m *Store) HasIncoming(_ context.Context, clientID string, id uint16) (bool, error) {
-	if err := m.lock(); err != nil {
-		return false, err
-	}
-	defer m.mu.Unlock()
-	rec := m.sessions[clientID]
-	if rec == nil {
-		return false, store.ErrNotFound
-	}
-	_, ok := rec.incoming[id]
-	return ok, nil
+func (m *Store) HasIncoming(_ context.Context, clientID string, id uint16) (has bool, err error) {
+	err = m.withSession(clientID, func(rec *session) error {
+		_, has = rec.incoming[id]
+		return nil
+	})
+	return has, err
 }
 
 // RemoveIncoming implements store.Store.
 func (m *Store) RemoveIncoming(_ context.Context, clientID string, id uint16) error {
+	return m.withSession(clientID, func(rec *session) error {
+		delete(rec.incoming, id)
+		return nil
+	})
+}
+
+// withSession runs fn on the record of clientID's session, with the store
+// locked; a missing session is store.ErrNotFound.
+func (m *Store) withSession(clientID string, fn func(rec *session) error) error {
 	if err := m.lock(); err != nil {
 		return err
 	}
@@ -334,8 +308,7 @@ func (m *Store) RemoveIncoming(_ context.Context, clientID string, id uint16) er
 	if rec == nil {
 		return store.ErrNotFound
 	}
-	delete(rec.incoming, id)
-	return nil
+	return fn(rec)
 }
 
 // Close implements store.Store. A closed store answers store.ErrClosed.
