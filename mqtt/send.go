@@ -285,6 +285,7 @@ func (c *Conn) writeLoop() {
 				c.mu.Lock()
 				if c.idle { // nothing came: let the goroutine go
 					c.idle, c.running = false, false
+					c.linger = nil // and its timer: an idle connection keeps nothing
 					c.mu.Unlock()
 					return
 				}
