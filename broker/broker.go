@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -357,6 +356,5 @@ func sysJSON(clientID string, subs any) []byte {
 	return b
 }
 
-var sysPrefix = "$SYS/"
-
-func isSys(topic string) bool { return strings.HasPrefix(topic, sysPrefix) }
+// sysPrefix starts the topics of the broker's own messages.
+const sysPrefix = "$SYS/"
