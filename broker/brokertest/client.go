@@ -246,23 +246,19 @@ func (c *Client) ExpectNothing(d time.Duration) {
 // allowing only a DISCONNECT before (MQTT 5 says why) and no other packet.
 func (c *Client) ExpectClosed() {
 	c.t.Helper()
-	deadline := time.Now().Add(Wait)
-	for {
-		p, err := c.take(nil, time.Until(deadline))
-		switch {
-		case err != nil:
-			return
-		case p == nil:
-			c.t.Fatalf("connection still open after %v", Wait)
-		case p.Type() != packet.TypeDisconnect:
-			c.t.Fatalf("unexpected %v before close: %+v", p.Type(), p)
-		}
-	}
+	c.untilClosed(func(p packet.Packet) bool { return p.Type() == packet.TypeDisconnect })
 }
 
 // WaitClosed waits for the connection to end, whatever comes before; it
 // fails the test if it is still open after Wait.
 func (c *Client) WaitClosed() {
+	c.t.Helper()
+	c.untilClosed(func(packet.Packet) bool { return true })
+}
+
+// untilClosed reads until the connection ends, failing the test on a packet
+// allowed refuses or when it is still open after Wait.
+func (c *Client) untilClosed(allowed func(packet.Packet) bool) {
 	c.t.Helper()
 	deadline := time.Now().Add(Wait)
 	for {
@@ -272,6 +268,8 @@ func (c *Client) WaitClosed() {
 			return
 		case p == nil:
 			c.t.Fatalf("connection still open after %v", Wait)
+		case !allowed(p):
+			c.t.Fatalf("unexpected %v before close: %+v", p.Type(), p)
 		}
 	}
 }
