@@ -269,9 +269,9 @@ type Subscription struct {
 // Deliver implements stack.Subscriber: it calls the deliver function in
 // the publisher's goroutine, so a slow function slows the publisher down
 // (backpressure), and a message the function fails is logged.
-func (s *Subscription) Deliver(ctx context.Context, m *Message, qos packet.QoS, retain bool) error {
+func (s *Subscription) Deliver(ctx context.Context, m *Message, d stack.Delivery) error {
 	cp := *m
-	cp.QoS, cp.Retain = qos, retain
+	cp.QoS, cp.Retain = d.QoS, d.Retain
 	if err := s.deliver(ctx, &cp); err != nil {
 		s.b.log.Warn("server-side subscriber failed", "filter", s.filter, "topic", m.Topic, "err", err)
 		return err

@@ -84,12 +84,11 @@ type Session struct {
 
 // outgoing is a QoS 1 or 2 message owed to the session.
 type outgoing struct {
-	seq    uint64
-	msg    *store.Message
-	qos    packet.QoS
-	retain bool
-	id     uint16
-	state  store.OutState
+	seq   uint64
+	msg   *store.Message
+	d     Delivery // its SubIDs are the session's own copy
+	id    uint16
+	state store.OutState
 }
 
 // newSession returns an empty session. st is nil for a session that is not
@@ -135,22 +134,23 @@ func (s *Session) Dropped() uint64 {
 	return s.dropped
 }
 
-// Deliver gives the session a message at qos, with the retain flag as it is
-// to be sent. QoS 0 goes straight to the connection when there is one, and is
-// dropped otherwise or when the connection's output is full. QoS 1 and 2 are
-// kept (and stored, for a persistent session) and sent as the in-flight
-// window allows; past the queue limit they are dropped with ErrQueueLimit.
-func (s *Session) Deliver(ctx context.Context, m *store.Message, qos packet.QoS, retain bool) error {
+// Deliver implements Subscriber: it gives the session a message as d says.
+// QoS 0 goes straight to the connection when there is one, and is dropped
+// otherwise or when the connection's output is full. QoS 1 and 2 are kept
+// (and stored, for a persistent session) and sent as the in-flight window
+// allows; past the queue limit they are dropped with ErrQueueLimit.
+func (s *Session) Deliver(ctx context.Context, m *store.Message, d Delivery) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return nil
 	}
+	qos := d.QoS
 	if qos == 0 {
 		if s.conn == nil {
 			return nil
 		}
-		if err := s.sendLocked(m, 0, retain, 0, false); err != nil {
+		if err := s.sendLocked(m, d, 0, false); err != nil {
 			s.dropped++
 			if errors.Is(err, mqtt.ErrQueueFull) && s.drop != nil {
 				s.drop(s, m, err)
@@ -165,7 +165,10 @@ func (s *Session) Deliver(ctx context.Context, m *store.Message, qos packet.QoS,
 		}
 		return ErrQueueLimit
 	}
-	o := &outgoing{seq: s.nextSeq, msg: m, qos: qos, retain: retain}
+	if d.SubIDs != nil {
+		d.SubIDs = append([]int(nil), d.SubIDs...)
+	}
+	o := &outgoing{seq: s.nextSeq, msg: m, d: d}
 	if s.st != nil {
 		if err := s.st.Enqueue(ctx, m, []store.Delivery{{ClientID: s.ID, QoS: qos, Seq: o.seq}}); err != nil {
 			return err
@@ -191,7 +194,7 @@ func (s *Session) pumpLocked(ctx context.Context) {
 		if !ok {
 			return
 		}
-		err := s.sendLocked(o.msg, o.qos, o.retain, id, false)
+		err := s.sendLocked(o.msg, o.d, id, false)
 		if errors.Is(err, mqtt.ErrQueueFull) {
 			s.stallLocked()
 			return
@@ -210,8 +213,8 @@ func (s *Session) pumpLocked(ctx context.Context) {
 }
 
 // sendLocked sends m as a PUBLISH on the session's connection. s.mu is held.
-func (s *Session) sendLocked(m *store.Message, qos packet.QoS, retain bool, id uint16, dup bool) error {
-	s.pub = packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: qos, Retain: retain, ID: id, Dup: dup, Props: m.Props}
+func (s *Session) sendLocked(m *store.Message, d Delivery, id uint16, dup bool) error {
+	s.pub = packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: d.QoS, Retain: d.Retain, ID: id, Dup: dup, Props: m.Props}
 	err := s.conn.Publish(&s.pub)
 	s.pub = packet.Publish{} // keep no message alive through the scratch struct
 	return err
@@ -277,17 +280,17 @@ func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16) *store.Me
 	}
 	o := s.inflight[i]
 	switch {
-	case t == packet.TypePuback && o.qos == 1 && o.state == store.Sent,
-		t == packet.TypePubcomp && o.qos == 2 && o.state == store.Released:
+	case t == packet.TypePuback && o.d.QoS == 1 && o.state == store.Sent,
+		t == packet.TypePubcomp && o.d.QoS == 2 && o.state == store.Released:
 		s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
 		s.forget(ctx, o)
 		s.pumpLocked(ctx)
-	case t == packet.TypePubrec && o.qos == 2 && o.state == store.Sent:
+	case t == packet.TypePubrec && o.d.QoS == 2 && o.state == store.Sent:
 		o.state = store.Released
 		if s.st != nil {
 			s.st.UpdateOutgoing(ctx, s.ID, &store.Outgoing{Seq: o.seq, State: o.state, PacketID: o.id})
 		}
-	case t == packet.TypePubrec && o.qos == 2 && o.state == store.Released:
+	case t == packet.TypePubrec && o.d.QoS == 2 && o.state == store.Released:
 		// A PUBREC again: the client lost our PUBREL; the caller resends it.
 	default:
 		return nil
@@ -308,7 +311,7 @@ func (s *Session) attach(ctx context.Context, c *mqtt.Conn) *mqtt.Conn {
 		if o.state == store.Released {
 			err = c.Pubrel(&packet.Pubrel{ID: o.id})
 		} else {
-			err = s.sendLocked(o.msg, o.qos, o.retain, o.id, true)
+			err = s.sendLocked(o.msg, o.d, o.id, true)
 		}
 		if err != nil {
 			break

@@ -193,7 +193,11 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 					return true
 				}
 			}
-			s.Deliver(ctx, msg, min(msg.QoS, rec.QoS), true)
+			d := Delivery{QoS: min(msg.QoS, rec.QoS), Retain: true}
+			if rec.ID != 0 {
+				d.SubIDs = []int{rec.ID}
+			}
+			s.Deliver(ctx, msg, d)
 			return true
 		})
 		if err != nil {
