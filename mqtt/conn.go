@@ -23,6 +23,11 @@ var (
 	// written past Options.MaxPending. Nothing was queued; the connection
 	// stays open.
 	ErrQueueFull = errors.New("mqtt: output queue full")
+	// ErrPacketTooLarge is returned by a send whose packet is larger than
+	// the Maximum Packet Size the peer announced in its CONNECT or
+	// CONNACK (MQTT 5). Nothing was queued; the connection stays open:
+	// MQTT 5 has the sender discard such a packet [MQTT-3.1.2-25].
+	ErrPacketTooLarge = errors.New("mqtt: packet larger than the peer's maximum packet size")
 )
 
 // Defaults for the zero fields of Options.
@@ -110,6 +115,7 @@ type Conn struct {
 	out      []byte        // encoded packets the writer has not taken yet
 	queued   uint64        // bytes ever queued
 	written  uint64        // bytes ever written to the stream
+	maxSend  uint64        // the peer's maximum packet size; 0: none
 	cause    error         // why the connection ends; nil while it is open
 	sendErr  error         // what sends return once cause is set
 	werr     error         // the write error that stopped the writer, if any
@@ -262,10 +268,23 @@ func (c *Conn) ReadPacket() (packet.Packet, error) {
 		// violation the server must refuse [MQTT-3.1.0-2], not a switch.
 		c.version.CompareAndSwap(0, uint32(p.Version))
 		c.connect.Store(true)
+		c.limitSends(p.Props)
 	case *packet.Connack:
 		c.noteConnack(p.ReasonCode)
+		c.limitSends(p.Props)
 	}
 	return p, nil
+}
+
+// limitSends applies the Maximum Packet Size the peer announced: no packet
+// larger goes out [MQTT-3.1.2-24] [MQTT-3.2.2-15].
+func (c *Conn) limitSends(props *packet.Properties) {
+	if props == nil || props.MaximumPacketSize == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.maxSend = uint64(props.MaximumPacketSize)
+	c.mu.Unlock()
 }
 
 // readFailed decides what a read error does to the connection and returns

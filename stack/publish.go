@@ -120,18 +120,27 @@ func (m *OutboundManager) Bind(s *Stack) (err error) {
 func (m *OutboundManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	var t packet.Type
 	var id uint16
+	var rc packet.ReasonCode
 	switch p := p.(type) {
 	case *packet.Puback:
-		t, id = packet.TypePuback, p.ID
+		t, id, rc = packet.TypePuback, p.ID, p.ReasonCode
 	case *packet.Pubrec:
-		t, id = packet.TypePubrec, p.ID
+		t, id, rc = packet.TypePubrec, p.ID, p.ReasonCode
 	case *packet.Pubcomp:
-		t, id = packet.TypePubcomp, p.ID
+		t, id, rc = packet.TypePubcomp, p.ID, p.ReasonCode
 	default:
 		return next.ServeMQTT(ctx, c, p)
 	}
 	s := m.sessions.SessionOf(c)
-	msg := s.Acked(ctx, t, id)
+	msg := s.Acked(ctx, t, id, rc)
+	if t == packet.TypePubrec && rc.IsError() {
+		// The client refused the message: its flow ends with this PUBREC
+		// [MQTT-4.3.3-4]; no PUBREL follows.
+		if msg != nil && m.Acked != nil {
+			m.Acked(c, s, msg)
+		}
+		return nil
+	}
 	if t == packet.TypePubrec {
 		if msg == nil {
 			// Not ours in flight: MQTT 5 says so; 3.1.1 still completes

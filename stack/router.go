@@ -256,8 +256,8 @@ func (r *Router) Subscribe(ctx context.Context, to Subscriber, sub store.Subscri
 			}
 			return existed, errSessionEnded
 		}
-		if s.st != nil {
-			if err := s.st.AddSubscriptions(ctx, s.ID, []store.Subscription{sub}); err != nil {
+		if st := s.store(); st != nil {
+			if err := st.AddSubscriptions(ctx, s.ID, []store.Subscription{sub}); err != nil {
 				return existed, err
 			}
 		}
@@ -277,8 +277,8 @@ func (r *Router) Unsubscribe(ctx context.Context, to Subscriber, filter string) 
 			s.inTree.Add(-1) // after the tree lost it
 		}
 		s.removeSub(filter)
-		if existed && s.st != nil {
-			if err := s.st.RemoveSubscriptions(ctx, s.ID, []string{filter}); err != nil {
+		if st := s.store(); existed && st != nil {
+			if err := st.RemoveSubscriptions(ctx, s.ID, []string{filter}); err != nil {
 				return existed, err
 			}
 		}

@@ -56,6 +56,10 @@ type Session struct {
 	st     store.Store // nil when the session is not persisted
 	drop   func(s *Session, m *store.Message, err error)
 
+	// expiry is the session expiry interval in seconds: 0 ends the session
+	// with its connection, neverExpires keeps it for ever.
+	expiry atomic.Uint32
+
 	// inTree counts the session's subscriptions in the router's tree. The
 	// router raises it before adding to the tree and lowers it after
 	// removing, so while a match holds the tree's read lock it is never
@@ -67,6 +71,7 @@ type Session struct {
 	// the session registry's and before a Conn's.
 	mu       sync.Mutex
 	conn     *mqtt.Conn // nil while offline
+	out      sendParams // how to send on conn
 	subs     map[string]store.Subscription
 	nextSeq  uint64
 	nextID   uint16
@@ -76,10 +81,28 @@ type Session struct {
 	stalled  bool // the connection's output is full: a goroutine waits for it to drain
 	dropped  uint64
 	ended    bool // the session was discarded: deliver nothing more
-	// pub is reused for every PUBLISH sent: the connection encodes it
-	// before Publish returns, so one per session saves an allocation per
-	// delivery.
-	pub packet.Publish
+	// expires runs out while the client is away. Guarded by the
+	// SessionManager's mu.
+	expires *time.Timer
+	// pub and props are reused for every PUBLISH sent: the connection
+	// encodes it before Publish returns, so one per session saves an
+	// allocation per delivery.
+	pub   packet.Publish
+	props packet.Properties
+}
+
+// sendParams is what a session needs to know of its connection to send on
+// it.
+type sendParams struct {
+	v5 bool
+	// window is the most QoS 1 and 2 PUBLISH packets unacknowledged at
+	// once: the session's limit, or the client's Receive Maximum if lower
+	// [MQTT-3.3.4-9].
+	window int
+	// aliases maps topics to the topic aliases given to the client, up to
+	// aliasMax of them; nil when the broker sends none.
+	aliases  map[string]uint16
+	aliasMax uint16
 }
 
 // outgoing is a QoS 1 or 2 message owed to the session.
@@ -97,8 +120,27 @@ func newSession(id string, st store.Store, limits SessionLimits, drop func(*Sess
 	return &Session{ID: id, st: st, limits: limits, drop: drop, subs: make(map[string]store.Subscription), nextSeq: 1}
 }
 
-// Persistent reports whether the session is written to the store.
-func (s *Session) Persistent() bool { return s.st != nil }
+// Persistent reports whether the session is written to the store: whether
+// it outlives its connection.
+func (s *Session) Persistent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st != nil
+}
+
+// setStore makes the session persisted in st, or not at all (nil).
+func (s *Session) setStore(st store.Store) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st = st
+}
+
+// store returns the store the session is persisted in, or nil.
+func (s *Session) store() store.Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st
+}
 
 // Conn returns the session's connection, or nil while it is offline.
 func (s *Session) Conn() *mqtt.Conn {
@@ -152,7 +194,7 @@ func (s *Session) Deliver(ctx context.Context, m *store.Message, d Delivery) err
 		}
 		if err := s.sendLocked(m, d, 0, false); err != nil {
 			s.dropped++
-			if errors.Is(err, mqtt.ErrQueueFull) && s.drop != nil {
+			if (errors.Is(err, mqtt.ErrQueueFull) || errors.Is(err, mqtt.ErrPacketTooLarge)) && s.drop != nil {
 				s.drop(s, m, err)
 			}
 		}
@@ -183,7 +225,7 @@ func (s *Session) Deliver(ctx context.Context, m *store.Message, d Delivery) err
 // pumpLocked sends queued messages while the window has room and the
 // connection takes them. s.mu is held.
 func (s *Session) pumpLocked(ctx context.Context) {
-	for s.conn != nil && !s.stalled && len(s.queue) > 0 && len(s.inflight) < s.limits.inflight() {
+	for s.conn != nil && !s.stalled && len(s.queue) > 0 && len(s.inflight) < s.out.window {
 		o := s.queue[0]
 		if o.msg.Expired(time.Now()) {
 			s.queue = s.queue[1:]
@@ -198,6 +240,18 @@ func (s *Session) pumpLocked(ctx context.Context) {
 		if errors.Is(err, mqtt.ErrQueueFull) {
 			s.stallLocked()
 			return
+		}
+		if errors.Is(err, mqtt.ErrPacketTooLarge) {
+			// Too large for the client: discarded, as if its flow had
+			// completed [MQTT-3.1.2-25].
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+			s.forget(ctx, o)
+			s.dropped++
+			if s.drop != nil {
+				s.drop(s, o.msg, err)
+			}
+			continue
 		}
 		if err != nil {
 			return // the connection is ending: the message stays queued
@@ -215,9 +269,62 @@ func (s *Session) pumpLocked(ctx context.Context) {
 // sendLocked sends m as a PUBLISH on the session's connection. s.mu is held.
 func (s *Session) sendLocked(m *store.Message, d Delivery, id uint16, dup bool) error {
 	s.pub = packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: d.QoS, Retain: d.Retain, ID: id, Dup: dup, Props: m.Props}
+	if s.out.v5 {
+		s.v5PropsLocked(m, d)
+	}
 	err := s.conn.Publish(&s.pub)
-	s.pub = packet.Publish{} // keep no message alive through the scratch struct
+	if err == nil && s.pub.Props == &s.props && s.props.TopicAlias != 0 && s.pub.Topic != "" {
+		s.out.aliases[m.Topic] = s.props.TopicAlias // the client knows it now
+	}
+	// Keep no message alive through the scratch structs.
+	if s.pub.Props == &s.props {
+		s.props = packet.Properties{}
+	}
+	s.pub = packet.Publish{}
 	return err
+}
+
+// v5PropsLocked sets what an MQTT 5 PUBLISH carries for this client alone:
+// the subscription identifiers that matched [MQTT-3.3.4-3], the message
+// expiry interval left [MQTT-3.3.2-6] and a topic alias. The message's own
+// properties are shared with other subscribers: when one of these applies,
+// s.props takes a copy. s.mu is held.
+func (s *Session) v5PropsLocked(m *store.Message, d Delivery) {
+	left, expires := m.ExpiryLeft(timeNow())
+	alias, known := s.aliasLocked(m.Topic)
+	if len(d.SubIDs) == 0 && !expires && alias == 0 {
+		return
+	}
+	if m.Props != nil {
+		s.props = *m.Props
+	}
+	s.props.SubscriptionIDs = d.SubIDs
+	if expires {
+		s.props.MessageExpiry = left
+		s.props.Include(packet.PropMessageExpiry)
+	}
+	s.props.TopicAlias = alias
+	if known {
+		s.pub.Topic = "" // the alias stands for it [MQTT-3.3.2-12]
+	}
+	s.pub.Props = &s.props
+}
+
+// aliasLocked returns the topic alias to send topic with, and whether the
+// client already knows it; 0 when none is used. A topic gets a new alias
+// while the client's Topic Alias Maximum allows; later ones go without
+// [MQTT-3.3.2-9]. s.mu is held.
+func (s *Session) aliasLocked(topic string) (alias uint16, known bool) {
+	if s.out.aliases == nil {
+		return 0, false
+	}
+	if a, ok := s.out.aliases[topic]; ok {
+		return a, true
+	}
+	if len(s.out.aliases) >= int(s.out.aliasMax) {
+		return 0, false
+	}
+	return uint16(len(s.out.aliases) + 1), false
 }
 
 // stallLocked waits, on one goroutine, for the connection's output to
@@ -269,9 +376,10 @@ func (s *Session) forget(ctx context.Context, o *outgoing) {
 
 // Acked handles the client's acknowledgement of an outgoing message: PUBACK
 // (QoS 1) or PUBCOMP (QoS 2) ends it; PUBREC moves a QoS 2 message on, and the
-// caller sends PUBREL. It returns the acknowledged message, or nil when no
-// message in flight has that identifier in the right state.
-func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16) *store.Message {
+// caller sends PUBREL, unless its reason code is a failure, which ends the
+// flow there [MQTT-4.3.3-4]. It returns the acknowledged message, or nil when
+// no message in flight has that identifier in the right state.
+func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16, rc packet.ReasonCode) *store.Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := s.findLocked(id)
@@ -281,7 +389,8 @@ func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16) *store.Me
 	o := s.inflight[i]
 	switch {
 	case t == packet.TypePuback && o.d.QoS == 1 && o.state == store.Sent,
-		t == packet.TypePubcomp && o.d.QoS == 2 && o.state == store.Released:
+		t == packet.TypePubcomp && o.d.QoS == 2 && o.state == store.Released,
+		t == packet.TypePubrec && o.d.QoS == 2 && o.state == store.Sent && rc.IsError():
 		s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
 		s.forget(ctx, o)
 		s.pumpLocked(ctx)
@@ -300,18 +409,30 @@ func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16) *store.Me
 
 // attach makes c the session's connection and sends again what was in
 // flight, then what was queued. It returns the connection it replaces.
-func (s *Session) attach(ctx context.Context, c *mqtt.Conn) *mqtt.Conn {
+func (s *Session) attach(ctx context.Context, c *mqtt.Conn, out sendParams) *mqtt.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.conn
 	s.conn = c
+	s.out = out
+	if s.out.window <= 0 {
+		s.out.window = s.limits.inflight()
+	}
 	s.stalled = false
-	for _, o := range s.inflight {
+	s.requeueLocked()
+	for i := 0; i < len(s.inflight); i++ {
+		o := s.inflight[i]
 		var err error
 		if o.state == store.Released {
 			err = c.Pubrel(&packet.Pubrel{ID: o.id})
 		} else {
 			err = s.sendLocked(o.msg, o.d, o.id, true)
+		}
+		if errors.Is(err, mqtt.ErrPacketTooLarge) {
+			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+			i--
+			s.forget(ctx, o)
+			continue
 		}
 		if err != nil {
 			break
@@ -320,6 +441,51 @@ func (s *Session) attach(ctx context.Context, c *mqtt.Conn) *mqtt.Conn {
 	s.pumpLocked(ctx)
 	return old
 }
+
+// requeueLocked puts back at the head of the queue the messages in flight
+// that the connection's window has no room for (a client back with a lower
+// Receive Maximum): sent again later, with new packet identifiers. A QoS 2
+// message already released stays: its flow must end as it began. s.mu is
+// held.
+func (s *Session) requeueLocked() {
+	if len(s.inflight) <= s.out.window {
+		return
+	}
+	var keep, back []*outgoing
+	for _, o := range s.inflight {
+		if o.state == store.Released || len(keep) < s.out.window {
+			keep = append(keep, o)
+			continue
+		}
+		o.id, o.state = 0, store.Queued
+		back = append(back, o)
+		if s.st != nil {
+			s.st.UpdateOutgoing(context.Background(), s.ID, &store.Outgoing{Seq: o.seq, State: o.state})
+		}
+	}
+	s.inflight = keep
+	s.queue = append(back, s.queue...)
+}
+
+// expireAfter runs f after d unless stopExpiry comes first. The
+// SessionManager's mu is held.
+func (s *Session) expireAfter(d time.Duration, f func()) {
+	s.stopExpiry()
+	s.expires = time.AfterFunc(d, f)
+}
+
+// stopExpiry stops the expiry timer, if one runs. The SessionManager's mu is
+// held.
+func (s *Session) stopExpiry() {
+	if s.expires != nil {
+		s.expires.Stop()
+		s.expires = nil
+	}
+}
+
+// Expiry returns the session expiry interval in seconds: 0 when the
+// session ends with its connection, 0xFFFFFFFF when it never expires.
+func (s *Session) Expiry() uint32 { return s.expiry.Load() }
 
 // detach takes c off the session if it is still the session's connection,
 // and reports whether it was.
