@@ -98,8 +98,11 @@ type Conn struct {
 	version atomic.Uint32 // a packet.Version; 0 while unknown
 	connect atomic.Bool   // a CONNECT was read or sent
 	connack atomic.Int32  // the reason code of the CONNACK sent or received, plus 1; 0: none yet
-	watcher atomic.Pointer[Events]
-	values  values // per-connection values of the layers above (values.go)
+	// noProblemInfo: the client's CONNECT asked for no reason strings
+	// (Request Problem Information 0).
+	noProblemInfo atomic.Bool
+	watcher       atomic.Pointer[Events]
+	values        values // per-connection values of the layers above (values.go)
 
 	// Used only by the goroutine in ReadPacket.
 	rd   *packet.Reader
@@ -202,6 +205,12 @@ func (c *Conn) ConnackCode() (packet.ReasonCode, bool) {
 	return packet.ReasonCode(n - 1), n != 0
 }
 
+// ProblemInfo reports whether the peer wants reason strings and user
+// properties on packets that allow them: false once an MQTT 5 CONNECT read
+// on the connection set Request Problem Information to 0. Then only
+// PUBLISH, CONNACK and DISCONNECT may carry them [MQTT-3.1.2-29].
+func (c *Conn) ProblemInfo() bool { return !c.noProblemInfo.Load() }
+
 // noteConnack records the first CONNACK of the connection.
 func (c *Conn) noteConnack(rc packet.ReasonCode) { c.connack.CompareAndSwap(0, int32(rc)+1) }
 
@@ -269,6 +278,9 @@ func (c *Conn) ReadPacket() (packet.Packet, error) {
 		c.version.CompareAndSwap(0, uint32(p.Version))
 		c.connect.Store(true)
 		c.limitSends(p.Props)
+		if p.Version == packet.V5 && p.Props.Has(packet.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 0 {
+			c.noProblemInfo.Store(true)
+		}
 	case *packet.Connack:
 		c.noteConnack(p.ReasonCode)
 		c.limitSends(p.Props)

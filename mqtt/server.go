@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -200,14 +201,29 @@ func (s *Server) loop(c *Conn) error {
 }
 
 // answer tells the peer why the connection ends with err, when err carries
-// a failure reason code and the protocol has a way to say it (see Server).
+// a failure reason code, or is a read timeout (a keep alive that ran out),
+// and the protocol has a way to say it (see Server). An MQTT 5 peer that
+// did not refuse problem information gets err's text as reason string.
 func (s *Server) answer(c *Conn, err error) {
-	var rc packet.ReasonCode
-	if !errors.As(err, &rc) || !rc.IsError() || c.Context().Err() != nil {
+	if err == nil || c.Context().Err() != nil {
 		return
+	}
+	var rc packet.ReasonCode
+	timeout := errors.Is(err, os.ErrDeadlineExceeded)
+	switch {
+	case timeout:
+		rc = packet.KeepAliveTimeout
+	case !errors.As(err, &rc) || !rc.IsError():
+		return
+	}
+	var props *packet.Properties
+	if c.Version() == packet.V5 && c.ProblemInfo() {
+		props = &packet.Properties{ReasonString: err.Error()}
 	}
 	code, acked := c.ConnackCode()
 	switch {
+	case timeout && !acked:
+		// No CONNECT in time: nothing to answer.
 	case !acked && (c.connect.Load() || rc == packet.UnsupportedProtocolVersion):
 		// The only packet a refused client may get [MQTT-3.2.2-6]; for an
 		// unknown protocol level the codec encodes it as 3.1.1 with return
@@ -215,12 +231,20 @@ func (s *Server) answer(c *Conn, err error) {
 		if c.Version() == packet.V5 && !packet.ReasonAllowed(packet.TypeConnack, rc) {
 			rc = packet.UnspecifiedError
 		}
-		_ = c.Connack(&packet.Connack{ReasonCode: rc})
+		ack := &packet.Connack{ReasonCode: rc, Props: props}
+		if c.Connack(ack) == ErrPacketTooLarge {
+			ack.Props = nil // [MQTT-3.2.2-19]: the reason string goes first
+			_ = c.Connack(ack)
+		}
 	case acked && !code.IsError() && c.Version() == packet.V5:
 		if !packet.ReasonAllowed(packet.TypeDisconnect, rc) {
 			rc = packet.UnspecifiedError
 		}
-		_ = c.Disconnect(&packet.Disconnect{ReasonCode: rc})
+		d := &packet.Disconnect{ReasonCode: rc, Props: props}
+		if c.Disconnect(d) == ErrPacketTooLarge {
+			d.Props = nil
+			_ = c.Disconnect(d)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/midge-mqtt/midge/mqtt"
@@ -21,6 +22,9 @@ type InboundManager struct {
 	// it is acknowledged: a slow Published slows its publisher, and only
 	// its publisher.
 	Published func(ctx context.Context, c *mqtt.Conn, m *store.Message) error
+	// Caps are the limits a PUBLISH is held to (maximum QoS, retain
+	// available, receive maximum); nil means DefaultCapabilities.
+	Caps *Capabilities
 
 	sessions Sessions
 	relay    Relayer
@@ -55,6 +59,9 @@ func (m *InboundManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Pack
 
 func (m *InboundManager) publish(ctx context.Context, c *mqtt.Conn, p *packet.Publish) error {
 	s := m.sessions.SessionOf(c)
+	if err := m.check(c, s, p); err != nil {
+		return err
+	}
 	msg := &store.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
 		Props: p.Props, From: s.ID, Created: timeNow()}
 	switch p.QoS {
@@ -76,6 +83,23 @@ func (m *InboundManager) publish(ctx context.Context, c *mqtt.Conn, p *packet.Pu
 		}
 	}
 	return c.Pubrec(&packet.Pubrec{ID: p.ID})
+}
+
+// check holds a PUBLISH to the broker's capabilities.
+func (m *InboundManager) check(c *mqtt.Conn, s *Session, p *packet.Publish) error {
+	caps := capsOr(m.Caps)
+	switch {
+	case p.QoS > caps.MaximumQoS:
+		return &packet.Error{Code: packet.QoSNotSupported, Msg: fmt.Sprintf("PUBLISH of QoS %d", p.QoS)} // [MQTT-3.2.2-11]
+	case p.Retain && caps.RetainUnavailable:
+		return &packet.Error{Code: packet.RetainNotSupported, Msg: "retained PUBLISH"} // [MQTT-3.2.2-14]
+	case p.Props != nil && len(p.Props.SubscriptionIDs) > 0:
+		return &packet.Error{Code: packet.ProtocolError, Msg: "PUBLISH from a client with a subscription identifier [MQTT-3.3.4-6]"}
+	case p.QoS > 0 && c.Version() == packet.V5 && s.inboundFull(p.ID, p.QoS, caps.receiveMaximum()):
+		// [MQTT-3.3.4-7]
+		return &packet.Error{Code: packet.ReceiveMaximumExceeded, Msg: "more unacknowledged PUBLISH packets than the receive maximum"}
+	}
+	return nil
 }
 
 func (m *InboundManager) deliver(ctx context.Context, c *mqtt.Conn, msg *store.Message) error {

@@ -56,6 +56,9 @@ type Session struct {
 	st     store.Store // nil when the session is not persisted
 	drop   func(s *Session, m *store.Message, err error)
 
+	// attached counts the connections the session has had.
+	attached atomic.Uint64
+
 	// expiry is the session expiry interval in seconds: 0 ends the session
 	// with its connection, neverExpires keeps it for ever.
 	expiry atomic.Uint32
@@ -81,6 +84,7 @@ type Session struct {
 	stalled  bool // the connection's output is full: a goroutine waits for it to drain
 	dropped  uint64
 	ended    bool // the session was discarded: deliver nothing more
+	done     chan struct{} // closed when ended; nil until Done is called
 	// expires runs out while the client is away. Guarded by the
 	// SessionManager's mu.
 	expires *time.Timer
@@ -414,6 +418,7 @@ func (s *Session) attach(ctx context.Context, c *mqtt.Conn, out sendParams) *mqt
 	defer s.mu.Unlock()
 	old := s.conn
 	s.conn = c
+	s.attached.Add(1)
 	s.out = out
 	if s.out.window <= 0 {
 		s.out.window = s.limits.inflight()
@@ -506,6 +511,24 @@ func (s *Session) end() {
 	s.ended = true
 	s.conn = nil
 	s.queue, s.inflight = nil, nil
+	if s.done != nil {
+		close(s.done)
+	}
+}
+
+// Done returns a channel closed when the session ends (discarded: clean,
+// expired or replaced by a clean start).
+func (s *Session) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		// Made on demand: most sessions are never waited for.
+		s.done = make(chan struct{})
+		if s.ended {
+			close(s.done)
+		}
+	}
+	return s.done
 }
 
 // Received records an incoming QoS 2 packet identifier and reports whether
@@ -527,6 +550,20 @@ func (s *Session) Received(ctx context.Context, id uint16) (bool, error) {
 	}
 	s.incoming[id] = struct{}{}
 	return true, nil
+}
+
+// inboundFull reports whether a PUBLISH of qos with packet identifier id
+// would take the client past max unacknowledged QoS 1 and 2 PUBLISH
+// packets: QoS 1 ones are answered before the next packet is read, so what
+// counts besides this one are the QoS 2 ones waiting for PUBREL. A QoS 2
+// PUBLISH sent again is not a new one.
+func (s *Session) inboundFull(id uint16, qos packet.QoS, max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, again := s.incoming[id]; again && qos == 2 {
+		return false
+	}
+	return len(s.incoming) >= max
 }
 
 // Released forgets an incoming QoS 2 packet identifier on PUBREL.
@@ -560,6 +597,13 @@ func (s *Session) removeSub(filter string) (existed bool) {
 	_, existed = s.subs[filter]
 	delete(s.subs, filter)
 	return existed
+}
+
+// subscriptionCount returns how many subscriptions the session has.
+func (s *Session) subscriptionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs)
 }
 
 // subscription returns the session's subscription with filter.
