@@ -83,7 +83,7 @@ type Session struct {
 	incoming map[uint16]struct{}
 	stalled  bool // the connection's output is full: a goroutine waits for it to drain
 	dropped  uint64
-	ended    bool // the session was discarded: deliver nothing more
+	ended    bool          // the session was discarded: deliver nothing more
 	done     chan struct{} // closed when ended; nil until Done is called
 	// expires runs out while the client is away. Guarded by the
 	// SessionManager's mu.
