@@ -59,7 +59,7 @@ func (a *TopicAliases) resolve(c *mqtt.Conn, p *packet.Publish) error {
 		aliases[alias] = string([]byte(p.Topic))
 	}
 	// The alias is the client's, for this connection only
-	// [MQTT-3.3.2-10]: it does not travel with the message.
+	// [MQTT-3.3.2-7]: it does not travel with the message.
 	p.Props.TopicAlias = 0
 	return nil
 }

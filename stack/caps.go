@@ -10,11 +10,12 @@ import "github.com/midge-mqtt/midge/packet"
 // Start from DefaultCapabilities: the zero Capabilities allows QoS 0 only.
 type Capabilities struct {
 	// MaximumQoS is the highest QoS accepted in PUBLISH and granted in
-	// SUBSCRIBE. A client publishing above it is disconnected with 0x9B
-	// QoS not supported [MQTT-3.2.2-11].
+	// SUBSCRIBE. A client publishing above it [MQTT-3.2.2-11] is
+	// disconnected with 0x9B QoS not supported (MQTT 5 §3.2.2.3.4).
 	MaximumQoS packet.QoS
 	// RetainUnavailable refuses retained messages: a PUBLISH with the
-	// retain flag is a protocol error answered with 0x9A [MQTT-3.2.2-14].
+	// retain flag [MQTT-3.2.2-14] is a protocol error answered with 0x9A
+	// (MQTT 5 §3.2.2.3.5).
 	RetainUnavailable bool
 	// WildcardUnavailable refuses subscriptions with wildcards: SUBACK 0xA2
 	// (MQTT 5 §3.2.2.3.14).
@@ -53,9 +54,10 @@ type Capabilities struct {
 }
 
 // DefaultCapabilities returns what a broker allows when nothing is said:
-// everything MQTT 5 has, without topic aliases.
+// everything MQTT 5 has, with 10 topic aliases per client, and none sent to
+// clients.
 func DefaultCapabilities() Capabilities {
-	return Capabilities{MaximumQoS: packet.ExactlyOnce}
+	return Capabilities{MaximumQoS: packet.ExactlyOnce, TopicAliasMaximum: 10}
 }
 
 var defaultCaps = DefaultCapabilities()

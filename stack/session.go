@@ -309,7 +309,7 @@ func (s *Session) v5PropsLocked(m *store.Message, d Delivery) {
 	}
 	s.props.TopicAlias = alias
 	if known {
-		s.pub.Topic = "" // the alias stands for it [MQTT-3.3.2-12]
+		s.pub.Topic = "" // the alias stands for it (MQTT 5 §3.3.2.3.4)
 	}
 	s.pub.Props = &s.props
 }
@@ -317,7 +317,7 @@ func (s *Session) v5PropsLocked(m *store.Message, d Delivery) {
 // aliasLocked returns the topic alias to send topic with, and whether the
 // client already knows it; 0 when none is used. A topic gets a new alias
 // while the client's Topic Alias Maximum allows; later ones go without
-// [MQTT-3.3.2-9]. s.mu is held.
+// [MQTT-3.3.2-11] [MQTT-3.1.2-27]. s.mu is held.
 func (s *Session) aliasLocked(topic string) (alias uint16, known bool) {
 	if s.out.aliases == nil {
 		return 0, false

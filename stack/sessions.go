@@ -116,8 +116,8 @@ func (m *SessionManager) changeExpiry(ctx context.Context, s *Session, expiry ui
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s.expiry.Load() == 0 && expiry != 0 {
-		// [MQTT-3.14.2-2]: a session that was to end with the connection
-		// cannot be kept from its DISCONNECT.
+		// MQTT 5 §3.14.2.2.2: a session that was to end with the
+		// connection cannot be kept from its DISCONNECT.
 		return &packet.Error{Code: packet.ProtocolError, Msg: "DISCONNECT sets a session expiry interval after CONNECT set 0"}
 	}
 	expiry = m.capExpiry(expiry)
@@ -228,7 +228,7 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 		out.v5 = true
 		if p.Props != nil && p.Props.Has(packet.PropReceiveMaximum) {
 			// [MQTT-3.3.4-9]: never more unacknowledged than the client
-			// takes. (0 is refused by the codec [MQTT-3.1.2-?].)
+			// takes. (0 is a protocol error the codec refuses, MQTT 5 §3.1.2.11.3.)
 			out.window = min(out.window, int(p.Props.ReceiveMaximum))
 		}
 		if caps.TopicAliasesToClients && p.Props != nil && p.Props.TopicAliasMaximum > 0 {
@@ -280,7 +280,7 @@ func (m *SessionManager) connackProps(p *packet.Connect, id string, assigned boo
 		props.AssignedClientID = id // [MQTT-3.2.2-16]
 	}
 	if expiry != asked {
-		props.SessionExpiry = expiry // the server's choice wins [MQTT-3.2.2-?]
+		props.SessionExpiry = expiry // the server's choice wins (MQTT 5 §3.2.2.3.2)
 		props.Include(packet.PropSessionExpiry)
 	}
 	if p.Props != nil && p.Props.RequestResponseInfo == 1 && caps.ResponseInformation != nil {

@@ -61,7 +61,7 @@ func (m *SubscriptionManager) subscribe(ctx context.Context, c *mqtt.Conn, p *pa
 	s := m.sessions.SessionOf(c)
 	v5 := c.Version() == packet.V5
 	if v5 && capsOr(m.Caps).SubscriptionIDUnavailable && p.Props != nil && len(p.Props.SubscriptionIDs) > 0 {
-		return &packet.Error{Code: packet.SubscriptionIdentifiersNotSupported, Msg: "SUBSCRIBE with a subscription identifier"} // [MQTT-3.2.2-?]
+		return &packet.Error{Code: packet.SubscriptionIdentifiersNotSupported, Msg: "SUBSCRIBE with a subscription identifier"} // MQTT 5 §3.2.2.3.12
 	}
 	codes := make([]packet.ReasonCode, len(p.Subscriptions))
 	for i := range p.Subscriptions {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/listener"
+	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/stack"
 )
 
 // Config is the daemon's configuration. Its YAML keys are the names of the
@@ -41,12 +43,30 @@ type Config struct {
 	Queued  int    `yaml:"max-queued"`
 	MaxPkt  int    `yaml:"max-packet-size"`
 	Pending int    `yaml:"max-pending"`
+	MaxSubs int    `yaml:"max-subscriptions"`
+
+	// MQTT 5 capabilities, enforced for every client and announced to MQTT
+	// 5 ones.
+	MaxQoS       int    `yaml:"max-qos"`
+	Retain       bool   `yaml:"retain-available"`
+	Wildcards    bool   `yaml:"wildcard-subscriptions"`
+	SubIDs       bool   `yaml:"subscription-identifiers"`
+	Shared       bool   `yaml:"shared-subscriptions"`
+	RecvMax      int    `yaml:"receive-maximum"`
+	AliasMax     int    `yaml:"topic-alias-maximum"`
+	AliasOut     bool   `yaml:"topic-aliases-to-clients"`
+	MaxExpiry    string `yaml:"max-session-expiry"`
+	ServerKA     string `yaml:"server-keep-alive"`
+	ResponseInfo string `yaml:"response-information"`
 }
 
 // defaults are the daemon's defaults: TCP on 1883 and WebSocket on 8083, as
 // most brokers have them.
 func defaults() Config {
-	return Config{TCP: ":1883", WS: ":8083", WSPath: "/mqtt", LogLvl: "info", LogFmt: "text"}
+	caps := stack.DefaultCapabilities()
+	return Config{TCP: ":1883", WS: ":8083", WSPath: "/mqtt", LogLvl: "info", LogFmt: "text",
+		MaxQoS: int(caps.MaximumQoS), Retain: true, Wildcards: true, SubIDs: true, Shared: true,
+		AliasMax: int(caps.TopicAliasMaximum)}
 }
 
 // bind registers a flag for every field of c, with c's values as defaults.
@@ -70,6 +90,18 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.IntVar(&c.Queued, "max-queued", c.Queued, "QoS 1 and 2 messages queued per session (default 1000)")
 	fs.IntVar(&c.MaxPkt, "max-packet-size", c.MaxPkt, "largest packet accepted, in bytes (default 1048576)")
 	fs.IntVar(&c.Pending, "max-pending", c.Pending, "output bytes queued per client before QoS 0 is dropped (default 1048576)")
+	fs.IntVar(&c.MaxSubs, "max-subscriptions", c.MaxSubs, "subscriptions per session; 0 means no limit")
+	fs.IntVar(&c.MaxQoS, "max-qos", c.MaxQoS, "highest QoS accepted and granted: 0, 1 or 2")
+	fs.BoolVar(&c.Retain, "retain-available", c.Retain, "accept retained messages")
+	fs.BoolVar(&c.Wildcards, "wildcard-subscriptions", c.Wildcards, "accept subscriptions with wildcards")
+	fs.BoolVar(&c.SubIDs, "subscription-identifiers", c.SubIDs, "accept MQTT 5 subscription identifiers")
+	fs.BoolVar(&c.Shared, "shared-subscriptions", c.Shared, "accept shared subscriptions ($share/group/filter)")
+	fs.IntVar(&c.RecvMax, "receive-maximum", c.RecvMax, "QoS 1 and 2 messages an MQTT 5 client may have unacknowledged (default 65535)")
+	fs.IntVar(&c.AliasMax, "topic-alias-maximum", c.AliasMax, "topic aliases an MQTT 5 client may set; 0 accepts none")
+	fs.BoolVar(&c.AliasOut, "topic-aliases-to-clients", c.AliasOut, "send topic aliases to MQTT 5 clients that accept them")
+	fs.StringVar(&c.MaxExpiry, "max-session-expiry", c.MaxExpiry, "longest a session outlives its connection, as a `duration` (default: as long as the client asks)")
+	fs.StringVar(&c.ServerKA, "server-keep-alive", c.ServerKA, "keep alive imposed on MQTT 5 clients, as a `duration` (default: the client's)")
+	fs.StringVar(&c.ResponseInfo, "response-information", c.ResponseInfo, "`prefix` of the response information sent to MQTT 5 clients that ask; the client id follows it")
 }
 
 // loadConfig reads a YAML config file into c: a mapping whose keys are the
@@ -228,7 +260,8 @@ func (c *Config) validate() error {
 	if c.LogFmt != "text" && c.LogFmt != "json" {
 		return fmt.Errorf("log-format: %q is not text or json", c.LogFmt)
 	}
-	for key, v := range map[string]string{"heartbeat-interval": c.HB, "connect-timeout": c.ConnTO} {
+	for key, v := range map[string]string{"heartbeat-interval": c.HB, "connect-timeout": c.ConnTO,
+		"max-session-expiry": c.MaxExpiry, "server-keep-alive": c.ServerKA} {
 		if v == "" {
 			continue
 		}
@@ -237,10 +270,25 @@ func (c *Config) validate() error {
 		}
 	}
 	for key, v := range map[string]int{"max-client-id-length": c.MaxCID, "max-inflight": c.Inflt,
-		"max-queued": c.Queued, "max-packet-size": c.MaxPkt, "max-pending": c.Pending} {
+		"max-queued": c.Queued, "max-packet-size": c.MaxPkt, "max-pending": c.Pending,
+		"max-subscriptions": c.MaxSubs, "receive-maximum": c.RecvMax, "topic-alias-maximum": c.AliasMax} {
 		if v < 0 {
 			return fmt.Errorf("%s: %d is negative", key, v)
 		}
+	}
+	if c.MaxQoS > 2 {
+		return fmt.Errorf("max-qos: %d is not 0, 1 or 2", c.MaxQoS)
+	}
+	for key, v := range map[string]int{"receive-maximum": c.RecvMax, "topic-alias-maximum": c.AliasMax} {
+		if v > 65535 {
+			return fmt.Errorf("%s: %d is more than 65535", key, v)
+		}
+	}
+	if d := c.duration(c.ServerKA); d != 0 && (d < time.Second || d > 65535*time.Second) {
+		return fmt.Errorf("server-keep-alive: %q is not between 1s and 65535s", c.ServerKA)
+	}
+	if d := c.duration(c.MaxExpiry); d > 0xFFFFFFFE*time.Second {
+		return fmt.Errorf("max-session-expiry: %q is longer than MQTT can say", c.MaxExpiry)
 	}
 	if c.Inflt > 65535 {
 		return fmt.Errorf("max-inflight: %d is more than 65535 packet identifiers", c.Inflt)
@@ -287,10 +335,41 @@ func (c *Config) listeners() []listener.Spec {
 	return specs
 }
 
+// duration parses a duration validate has checked; "" is 0.
+func (c *Config) duration(s string) time.Duration {
+	d, _ := time.ParseDuration(s)
+	return d
+}
+
+// capabilities turns the configuration into the broker's capabilities.
+func (c *Config) capabilities() *stack.Capabilities {
+	caps := &stack.Capabilities{
+		MaximumQoS:                packet.QoS(c.MaxQoS),
+		RetainUnavailable:         !c.Retain,
+		WildcardUnavailable:       !c.Wildcards,
+		SubscriptionIDUnavailable: !c.SubIDs,
+		SharedUnavailable:         !c.Shared,
+		ReceiveMaximum:            uint16(c.RecvMax),
+		TopicAliasMaximum:         uint16(c.AliasMax),
+		TopicAliasesToClients:     c.AliasOut,
+		MaxSessionExpiry:          uint32(c.duration(c.MaxExpiry) / time.Second),
+		ServerKeepAlive:           uint16(c.duration(c.ServerKA) / time.Second),
+	}
+	if prefix := c.ResponseInfo; prefix != "" {
+		caps.ResponseInformation = func(clientID string) string { return prefix + clientID }
+	}
+	if def := stack.DefaultCapabilities(); reflect.DeepEqual(*caps, def) {
+		return nil // the broker's default
+	}
+	return caps
+}
+
 // brokerOptions turns the configuration into broker options.
 func (c *Config) brokerOptions(log *slog.Logger) *broker.Options {
-	dur := func(s string) time.Duration { d, _ := time.ParseDuration(s); return d }
+	dur := c.duration
 	return &broker.Options{
+		Capabilities:      c.capabilities(),
+		MaxSubscriptions:  c.MaxSubs,
 		ID:                c.ID,
 		MaxClientIDLength: c.MaxCID,
 		HeartbeatInterval: dur(c.HB),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/listener"
+	"github.com/midge-mqtt/midge/stack"
 )
 
 // keyCases sets every key of the configuration to a value other than its
@@ -42,6 +43,18 @@ var keyCases = []struct {
 	{"max-queued", "5000", 5000},
 	{"max-packet-size", "65536", 65536},
 	{"max-pending", "2097152", 2097152},
+	{"max-subscriptions", "50", 50},
+	{"max-qos", "1", 1},
+	{"retain-available", "false", false},
+	{"wildcard-subscriptions", "false", false},
+	{"subscription-identifiers", "false", false},
+	{"shared-subscriptions", "false", false},
+	{"receive-maximum", "20", 20},
+	{"topic-alias-maximum", "5", 5},
+	{"topic-aliases-to-clients", "true", true},
+	{"max-session-expiry", "2h", "2h"},
+	{"server-keep-alive", "30s", "30s"},
+	{"response-information", "reply/", "reply/"},
 }
 
 // writeConfig writes a config file into a temporary directory and returns
@@ -162,7 +175,18 @@ func TestConfigToOptions(t *testing.T) {
 		t.Errorf("listeners\n%+v\nwant\n%+v", specs, wantSpecs)
 	}
 	got := *c.brokerOptions(nil)
+	if got.Capabilities == nil || got.Capabilities.ResponseInformation == nil {
+		t.Fatalf("no response information in %+v", got.Capabilities)
+	}
+	if ri := got.Capabilities.ResponseInformation("c1"); ri != "reply/c1" {
+		t.Errorf("response information %q, want reply/c1", ri)
+	}
+	got.Capabilities.ResponseInformation = nil // funcs do not compare
 	want := broker.Options{
+		Capabilities: &stack.Capabilities{MaximumQoS: 1, RetainUnavailable: true, WildcardUnavailable: true,
+			SubscriptionIDUnavailable: true, SharedUnavailable: true, ReceiveMaximum: 20, TopicAliasMaximum: 5,
+			TopicAliasesToClients: true, MaxSessionExpiry: 7200, ServerKeepAlive: 30},
+		MaxSubscriptions:  50,
 		ID:                "edge-1",
 		MaxClientIDLength: 64,
 		HeartbeatInterval: 10 * time.Second,
@@ -288,6 +312,14 @@ func TestBadConfig(t *testing.T) {
 			`max-queued: -1 is negative`},
 		{"max-inflight", "max-inflight: 70000\n", nil,
 			`max-inflight: 70000 is more than 65535`},
+		{"max-qos", "max-qos: 3\n", nil,
+			`max-qos: 3 is not 0, 1 or 2`},
+		{"receive-maximum", "receive-maximum: 70000\n", nil,
+			`receive-maximum: 70000 is more than 65535`},
+		{"server-keep-alive", "server-keep-alive: 20h\n", nil,
+			`server-keep-alive: "20h" is not between 1s and 65535s`},
+		{"max-session-expiry", "max-session-expiry: 0s\n", nil,
+			`max-session-expiry: "0s" is not a positive duration`},
 		{"tls without cert", "tls: 127.0.0.1:0\n", nil,
 			`cert, key: the tls and wss listeners need both`},
 		{"wss without key flag", "", []string{"-wss", "127.0.0.1:0", "-cert", "c.pem"},
