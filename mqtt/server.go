@@ -22,6 +22,17 @@ var ErrServerClosed = errors.New("mqtt: server closed")
 // Handler.
 var errNoHandler = errors.New("mqtt: Server.Handler is nil")
 
+// PropertiesError is an error that carries, besides its reason code, the
+// properties of the CONNACK or DISCONNECT that tells the peer why its
+// connection ends: a Server Reference with 0x9C use another server or 0x9D
+// server moved (MQTT 5.0 section 4.11), a Reason String, User Properties.
+// Server finds it in an error's chain with errors.As. Properties the packet
+// may not carry make the Server send it without any.
+type PropertiesError interface {
+	error
+	Properties() *packet.Properties
+}
+
 // Server serves MQTT connections, one reader goroutine per connection that
 // calls Handler for each packet in order. The zero value is not usable: set
 // Handler. Its fields must not change once it serves; its methods are safe
@@ -40,7 +51,9 @@ var errNoHandler = errors.New("mqtt: Server.Handler is nil")
 //   - otherwise nothing: MQTT 3 has no way to say why.
 //
 // A code the packet cannot carry is sent as packet.UnspecifiedError. Any
-// other error just closes the connection.
+// other error just closes the connection. An error that is also a
+// PropertiesError adds its properties to that CONNACK or DISCONNECT (MQTT 5
+// only; the 3.x CONNACK has none).
 type Server struct {
 	// Handler serves the packets of every connection. Required.
 	Handler Handler
@@ -206,6 +219,10 @@ func (s *Server) answer(c *Conn, err error) {
 	if !errors.As(err, &rc) || !rc.IsError() || c.Context().Err() != nil {
 		return
 	}
+	var props *packet.Properties
+	if pe := PropertiesError(nil); errors.As(err, &pe) && c.Version() == packet.V5 {
+		props = pe.Properties()
+	}
 	code, acked := c.ConnackCode()
 	switch {
 	case !acked && (c.connect.Load() || rc == packet.UnsupportedProtocolVersion):
@@ -215,12 +232,17 @@ func (s *Server) answer(c *Conn, err error) {
 		if c.Version() == packet.V5 && !packet.ReasonAllowed(packet.TypeConnack, rc) {
 			rc = packet.UnspecifiedError
 		}
-		_ = c.Connack(&packet.Connack{ReasonCode: rc})
+		if c.Connack(&packet.Connack{ReasonCode: rc, Props: props}) != nil && props != nil {
+			// Properties CONNACK cannot carry: the code alone still says it.
+			_ = c.Connack(&packet.Connack{ReasonCode: rc})
+		}
 	case acked && !code.IsError() && c.Version() == packet.V5:
 		if !packet.ReasonAllowed(packet.TypeDisconnect, rc) {
 			rc = packet.UnspecifiedError
 		}
-		_ = c.Disconnect(&packet.Disconnect{ReasonCode: rc})
+		if c.Disconnect(&packet.Disconnect{ReasonCode: rc, Props: props}) != nil && props != nil {
+			_ = c.Disconnect(&packet.Disconnect{ReasonCode: rc})
+		}
 	}
 }
 

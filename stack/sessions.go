@@ -165,6 +165,7 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 	if assigned && p.Version == packet.V5 {
 		ack.Props = &packet.Properties{AssignedClientID: id}
 	}
+	AuthConnack(c, ack)
 	sessionKey.Set(c, s)
 	err := c.Connack(ack)
 	if err == nil {
