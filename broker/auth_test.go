@@ -491,3 +491,66 @@ func TestRedirect(t *testing.T) {
 		c.ExpectClosed()
 	})
 }
+
+// tokenExchange is a one-step method: the CONNECT's data is checked at once,
+// with no AUTH packet.
+type tokenExchange struct{}
+
+func (tokenExchange) Next(_ context.Context, data []byte) ([]byte, bool, error) {
+	switch string(data) {
+	case "let-me-in":
+		return []byte("welcome"), true, nil
+	case "go-away":
+		return nil, false, &stack.Redirect{Server: "elsewhere.example"}
+	}
+	return nil, false, packet.BadUserNameOrPassword
+}
+
+// TestEnhancedAuthOneStep: a method that decides on the CONNECT's data
+// alone answers with CONNACK at once; its refusal codes and redirects
+// reach the client, and a refusal code DISCONNECT cannot carry becomes
+// not authorized after CONNACK.
+func TestEnhancedAuthOneStep(t *testing.T) {
+	_, addr := startBroker(t, &Options{Hooks: Hooks{
+		StartAuth: func(_ context.Context, c *Client, method string) (stack.AuthExchange, error) {
+			if method != "TOKEN" {
+				return nil, errors.New("not this one") // default: not authorized
+			}
+			return tokenExchange{}, nil
+		},
+	}})
+	connect := func(id, method, token string) (*brokertest.Client, *packet.Connack) {
+		return brokertest.Connect(t, addr, &packet.Connect{Version: packet.V5, ClientID: id, CleanStart: true,
+			Props: &packet.Properties{AuthMethod: method, AuthData: []byte(token)}})
+	}
+	c, ack := connect("ok", "TOKEN", "let-me-in")
+	if ack.ReasonCode != packet.Success || ack.Props == nil || ack.Props.AuthMethod != "TOKEN" || string(ack.Props.AuthData) != "welcome" {
+		t.Fatalf("CONNACK %+v, want success with the method and the final data", ack)
+	}
+	for _, tc := range []struct {
+		id, method, token string
+		want              packet.ReasonCode
+		ref               string
+	}{
+		{"bad-token", "TOKEN", "nope", packet.BadUserNameOrPassword, ""},
+		{"redirected", "TOKEN", "go-away", packet.UseAnotherServer, "elsewhere.example"},
+		{"hook-error", "OTHER", "", packet.NotAuthorized, ""},
+	} {
+		r, ack := connect(tc.id, tc.method, tc.token)
+		var ref string
+		if ack.Props != nil {
+			ref = ack.Props.ServerReference
+		}
+		if ack.ReasonCode != tc.want || ref != tc.ref {
+			t.Errorf("%s: CONNACK %v %q, want %v %q", tc.id, ack.ReasonCode, ref, tc.want, tc.ref)
+		}
+		r.ExpectClosed()
+	}
+	// Re-authentication with a bad token: 0x86 is CONNACK's only, so the
+	// DISCONNECT says not authorized.
+	c.Auth(&packet.Auth{ReasonCode: packet.ReAuthenticate, Props: &packet.Properties{AuthMethod: "TOKEN", AuthData: []byte("nope")}})
+	if d := brokertest.Expect[*packet.Disconnect](c); d.ReasonCode != packet.NotAuthorized {
+		t.Fatalf("DISCONNECT %v, want not authorized", d.ReasonCode)
+	}
+	c.ExpectClosed()
+}

@@ -200,11 +200,12 @@ func (w *LastWill) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, ne
 // A CONNECT without an Authentication Method goes to PreConnect, then to
 // Authenticate. A CONNECT with one goes to PreConnect, then to the exchange
 // StartAuth returns for the method instead of Authenticate: AUTH packets
-// both ways until the exchange is done, and the CONNECT is passed on only
-// then, so the middlewares before this one (KeepAlive, LastWill, …) see it
-// once the client is authenticated, and the middlewares after it never see
-// the exchange. SessionManager's CONNACK carries the method and the final
-// data (see AuthConnack). Until then the client may send only AUTH or
+// both ways until the exchange is done (this middleware reads the client's
+// AUTH packets itself: no other one sees them), and the CONNECT is passed on
+// only then, so the middlewares before this one (KeepAlive, LastWill, …)
+// see it once the client is authenticated, and act on it when next returns
+// as for any CONNECT. SessionManager's CONNACK carries the method and the
+// final data (see AuthConnack). Until then the client may send only AUTH or
 // DISCONNECT [MQTT-3.1.2-30]. After CONNACK, a client that named a method
 // may re-authenticate [MQTT-4.12.1-1]: its AUTH packets stop here, a new
 // exchange runs while its other packets flow, and a failure ends the
