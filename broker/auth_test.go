@@ -144,8 +144,8 @@ func TestEnhancedAuthSCRAM(t *testing.T) {
 		t.Fatalf("server-final-message in CONNACK: %v", err)
 	}
 	cl := ev.wait(t, "Client", of("scram-1")).client
-	if cl.AuthMethod != scram.Method {
-		t.Errorf("Client.AuthMethod = %q", cl.AuthMethod)
+	if cl.Props == nil || cl.Props.AuthMethod != scram.Method {
+		t.Errorf("Client.Props %+v, want the method", cl.Props)
 	}
 	sent := ev.wait(t, "ConnackSent", of("scram-1")).connack
 	if sent.Props == nil || sent.Props.AuthMethod != scram.Method {

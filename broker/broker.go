@@ -64,6 +64,17 @@ type Options struct {
 	// yet written; past it QoS 0 messages are dropped for that client.
 	// Default: 1 MiB.
 	MaxPending int
+	// Capabilities are what the broker allows its clients, whatever their
+	// version, and announces to MQTT 5 clients in CONNACK: maximum QoS,
+	// retained messages, wildcard, shared and identified subscriptions,
+	// receive maximum, topic aliases both ways, a cap on session expiry,
+	// a server keep alive, response information. Default:
+	// stack.DefaultCapabilities(). Its MaximumPacketSize is taken from
+	// MaxPacketSize.
+	Capabilities *stack.Capabilities
+	// MaxSubscriptions bounds the subscriptions of one session; one more is
+	// refused in SUBACK (MQTT 5: 0x97 quota exceeded). Default: no bound.
+	MaxSubscriptions int
 	// Logger receives the broker's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Hooks customise the broker's decisions.
@@ -86,6 +97,8 @@ type Broker struct {
 
 	router   *stack.Router
 	sessions *stack.SessionManager
+	will     *stack.LastWill
+	caps     stack.Capabilities
 	server   *mqtt.Server
 	stack    *stack.Stack
 
@@ -118,6 +131,12 @@ func New(o *Options) (*Broker, error) {
 		b.bus, b.ownBus = mqmemory.New(), true
 	}
 	h := &b.opts.Hooks
+	b.caps = stack.DefaultCapabilities()
+	if b.opts.Capabilities != nil {
+		b.caps = *b.opts.Capabilities
+	}
+	b.caps.MaximumPacketSize = uint32(or(b.opts.MaxPacketSize, mqtt.DefaultMaxPacketSize))
+	caps := &b.caps
 	b.router = &stack.Router{Store: b.st, Bus: b.bus, Forward: b.forward,
 		Delivered: func(stack.Subscriber, *Message, error) {}}
 	b.sessions = &stack.SessionManager{
@@ -127,19 +146,24 @@ func New(o *Options) (*Broker, error) {
 		Dropped:           b.dropped,
 		Accepted:          b.accepted,
 		Ended:             b.ended,
+		Expired:           b.sessionExpired,
+		Caps:              caps,
 	}
-	keepAlive := &stack.KeepAlive{ConnectTimeout: or(b.opts.ConnectTimeout, 30*time.Second), Expired: b.keepAliveExpired}
+	keepAlive := &stack.KeepAlive{ConnectTimeout: or(b.opts.ConnectTimeout, 30*time.Second), Expired: b.keepAliveExpired, Caps: caps}
+	b.will = &stack.LastWill{}
 	mws := []stack.Middleware{
 		&stack.PacketEmitter{Packet: b.packet, Handled: b.handled},
 		stack.Connection{},
 		keepAlive,
-		&stack.LastWill{},
+		b.will,
 		&stack.Authentication{PreConnect: b.preConnect(h), Authenticate: b.authenticate(h), StartAuth: b.startAuth(h)},
 		b.sessions,
+		&stack.TopicAliases{Caps: caps},
 		&stack.Authorize{Publish: b.authorizePublish(h), Subscribe: b.authorizeSubscribe(h)},
 		&stack.RetainManager{Forward: b.forward},
-		&stack.SubscriptionManager{Subscribed: b.subscribed, Unsubscribed: b.unsubscribed},
-		&stack.InboundManager{Published: b.published},
+		&stack.SubscriptionManager{Subscribed: b.subscribed, Unsubscribed: b.unsubscribed, Caps: caps,
+			MaxSubscriptions: b.opts.MaxSubscriptions},
+		&stack.InboundManager{Published: b.published, Caps: caps},
 		&stack.OutboundManager{Acked: b.acked},
 		b.router,
 	}
@@ -270,9 +294,9 @@ type Subscription struct {
 // Deliver implements stack.Subscriber: it calls the deliver function in
 // the publisher's goroutine, so a slow function slows the publisher down
 // (backpressure), and a message the function fails is logged.
-func (s *Subscription) Deliver(ctx context.Context, m *Message, qos packet.QoS, retain bool) error {
+func (s *Subscription) Deliver(ctx context.Context, m *Message, d stack.Delivery) error {
 	cp := *m
-	cp.QoS, cp.Retain = qos, retain
+	cp.QoS, cp.Retain = d.QoS, d.Retain
 	if err := s.deliver(ctx, &cp); err != nil {
 		s.b.log.Warn("server-side subscriber failed", "filter", s.filter, "topic", m.Topic, "err", err)
 		return err
@@ -316,6 +340,9 @@ func (b *Broker) Close() error {
 	}
 	close(b.stop)
 	b.sessions.Close()
+	// Wills waiting for their delay go now: their sessions end with the
+	// broker.
+	b.will.Close()
 	err := b.server.Close()
 	// What the connections' ends do (wills, sessions, events) is done
 	// before Close returns and the store and bus close under it.

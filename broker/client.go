@@ -20,9 +20,9 @@ type Client struct {
 	// Clean is the clean session (3.x) or clean start (5) flag.
 	Clean     bool
 	KeepAlive uint16
-	// AuthMethod is the MQTT 5 enhanced authentication method the client
-	// named in its CONNECT (see Hooks.StartAuth); "" for none.
-	AuthMethod string
+	// Props are the MQTT 5 properties of the CONNECT (session expiry,
+	// receive maximum, user properties, …); nil for 3.x clients.
+	Props *packet.Properties
 	// Conn is the client's connection.
 	Conn *mqtt.Conn
 
@@ -47,10 +47,7 @@ func clientOf(c *mqtt.Conn) *Client { return clientKey.Get(c) }
 // newClient makes the Client of a connection from its CONNECT.
 func newClient(c *mqtt.Conn, p *packet.Connect) *Client {
 	cl := &Client{ID: p.ClientID, Version: p.Version, Username: p.Username, Clean: p.CleanStart,
-		KeepAlive: p.KeepAlive, Conn: c}
-	if p.Props != nil && p.Version == packet.V5 {
-		cl.AuthMethod = p.Props.AuthMethod
-	}
+		KeepAlive: p.KeepAlive, Props: p.Props, Conn: c}
 	clientKey.Set(c, cl)
 	return cl
 }

@@ -52,9 +52,18 @@ type Events struct {
 	// ConnackSent: the broker accepted a client with this CONNACK.
 	ConnackSent func(p *packet.Connack, c *Client)
 	// Dropped: a message was dropped for a client: a QoS 0 one its
-	// connection had no room for, or a QoS 1 or 2 one past its session's
-	// queue limit. id is the client identifier.
+	// connection had no room for, a QoS 1 or 2 one past its session's
+	// queue limit (stack.ErrQueueLimit), or one larger than the client's
+	// MQTT 5 maximum packet size (mqtt.ErrPacketTooLarge). id is the client
+	// identifier.
 	Dropped func(m *Message, id string, err error)
+	// Disconnect: a client sent DISCONNECT; for MQTT 5 with its reason code
+	// and properties (a changed session expiry interval, a reason string,
+	// user properties).
+	Disconnect func(p *packet.Disconnect, c *Client)
+	// SessionExpired: a session's expiry interval ran out while its client
+	// was away, and it was discarded. id is the client identifier.
+	SessionExpired func(id string)
 	// Closed: the broker closed.
 	Closed func()
 }
@@ -148,7 +157,15 @@ func (b *Broker) handled(_ context.Context, c *mqtt.Conn, p packet.Packet, _ err
 
 // packet is the PacketEmitter's Packet function: it tells of PINGREQ.
 func (b *Broker) packet(_ context.Context, c *mqtt.Conn, p packet.Packet) {
-	switch p.(type) {
+	switch p := p.(type) {
+	case *packet.Disconnect:
+		if cl := clientOf(c); cl != nil && cl.session != nil {
+			b.events.each(func(e *Events) {
+				if e.Disconnect != nil {
+					e.Disconnect(p, cl)
+				}
+			})
+		}
 	case *packet.Pingreq:
 		if cl := clientOf(c); cl != nil && cl.session != nil {
 			b.events.each(func(e *Events) {
@@ -218,6 +235,14 @@ func (b *Broker) ended(c *mqtt.Conn, _ *stack.Session) {
 		}
 	})
 	b.publishSys("disconnect/clients", []byte(cl.ID))
+}
+
+func (b *Broker) sessionExpired(s *stack.Session) {
+	b.events.each(func(e *Events) {
+		if e.SessionExpired != nil {
+			e.SessionExpired(s.ID)
+		}
+	})
 }
 
 func (b *Broker) keepAliveExpired(c *mqtt.Conn) {

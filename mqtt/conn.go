@@ -23,6 +23,11 @@ var (
 	// written past Options.MaxPending. Nothing was queued; the connection
 	// stays open.
 	ErrQueueFull = errors.New("mqtt: output queue full")
+	// ErrPacketTooLarge is returned by a send whose packet is larger than
+	// the Maximum Packet Size the peer announced in its CONNECT or
+	// CONNACK (MQTT 5). Nothing was queued; the connection stays open:
+	// MQTT 5 has the sender discard such a packet [MQTT-3.1.2-25].
+	ErrPacketTooLarge = errors.New("mqtt: packet larger than the peer's maximum packet size")
 )
 
 // Defaults for the zero fields of Options.
@@ -93,8 +98,11 @@ type Conn struct {
 	version atomic.Uint32 // a packet.Version; 0 while unknown
 	connect atomic.Bool   // a CONNECT was read or sent
 	connack atomic.Int32  // the reason code of the CONNACK sent or received, plus 1; 0: none yet
-	watcher atomic.Pointer[Events]
-	values  values // per-connection values of the layers above (values.go)
+	// noProblemInfo: the client's CONNECT asked for no reason strings
+	// (Request Problem Information 0).
+	noProblemInfo atomic.Bool
+	watcher       atomic.Pointer[Events]
+	values        values // per-connection values of the layers above (values.go)
 
 	// Used only by the goroutine in ReadPacket.
 	rd   *packet.Reader
@@ -110,6 +118,7 @@ type Conn struct {
 	out      []byte        // encoded packets the writer has not taken yet
 	queued   uint64        // bytes ever queued
 	written  uint64        // bytes ever written to the stream
+	maxSend  uint64        // the peer's maximum packet size; 0: none
 	cause    error         // why the connection ends; nil while it is open
 	sendErr  error         // what sends return once cause is set
 	werr     error         // the write error that stopped the writer, if any
@@ -196,6 +205,12 @@ func (c *Conn) ConnackCode() (packet.ReasonCode, bool) {
 	return packet.ReasonCode(n - 1), n != 0
 }
 
+// ProblemInfo reports whether the peer wants reason strings and user
+// properties on packets that allow them: false once an MQTT 5 CONNECT read
+// on the connection set Request Problem Information to 0. Then only
+// PUBLISH, CONNACK and DISCONNECT may carry them [MQTT-3.1.2-29].
+func (c *Conn) ProblemInfo() bool { return !c.noProblemInfo.Load() }
+
 // noteConnack records the first CONNACK of the connection.
 func (c *Conn) noteConnack(rc packet.ReasonCode) { c.connack.CompareAndSwap(0, int32(rc)+1) }
 
@@ -262,10 +277,26 @@ func (c *Conn) ReadPacket() (packet.Packet, error) {
 		// violation the server must refuse [MQTT-3.1.0-2], not a switch.
 		c.version.CompareAndSwap(0, uint32(p.Version))
 		c.connect.Store(true)
+		c.limitSends(p.Props)
+		if p.Version == packet.V5 && p.Props.Has(packet.PropRequestProblemInfo) && p.Props.RequestProblemInfo == 0 {
+			c.noProblemInfo.Store(true)
+		}
 	case *packet.Connack:
 		c.noteConnack(p.ReasonCode)
+		c.limitSends(p.Props)
 	}
 	return p, nil
+}
+
+// limitSends applies the Maximum Packet Size the peer announced: no packet
+// larger goes out [MQTT-3.1.2-24] [MQTT-3.2.2-15].
+func (c *Conn) limitSends(props *packet.Properties) {
+	if props == nil || props.MaximumPacketSize == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.maxSend = uint64(props.MaximumPacketSize)
+	c.mu.Unlock()
 }
 
 // readFailed decides what a read error does to the connection and returns

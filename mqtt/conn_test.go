@@ -768,3 +768,46 @@ func TestServerContexts(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerMaximumPacketSize reads a CONNECT that announces a Maximum Packet
+// Size over TCP: a larger packet is refused with ErrPacketTooLarge and not
+// sent, the connection stays open, and the packets around it arrive.
+func TestPeerMaximumPacketSize(t *testing.T) {
+	checkLeaks(t)
+	a, b := tcpPair(t)
+	client := mqtt.NewConn(a, nil)
+	server := mqtt.NewConn(b, nil)
+	defer client.Close()
+	defer server.Close()
+	const limit = 64
+	if err := client.Connect(&packet.Connect{Version: packet.V5, ClientID: "m",
+		Props: &packet.Properties{MaximumPacketSize: limit}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.ReadPacket(); err != nil {
+		t.Fatal(err)
+	}
+	small := &packet.Publish{Topic: "t", Payload: make([]byte, 10)}
+	large := &packet.Publish{Topic: "t", Payload: make([]byte, limit)}
+	if err := server.Publish(small); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Publish(large); !errors.Is(err, mqtt.ErrPacketTooLarge) {
+		t.Fatalf("large PUBLISH: %v, want ErrPacketTooLarge", err)
+	}
+	// Exactly at the limit is allowed: 2 bytes of fixed header, 3 of topic,
+	// 1 of properties length.
+	exact := &packet.Publish{Topic: "t", Payload: make([]byte, limit-6)}
+	if err := server.Publish(exact); err != nil {
+		t.Fatalf("PUBLISH of exactly %d bytes: %v", limit, err)
+	}
+	for _, want := range []int{10, limit - 6} {
+		p, err := client.ReadPacket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(p.(*packet.Publish).Payload); got != want {
+			t.Fatalf("read a PUBLISH of %d payload bytes, want %d", got, want)
+		}
+	}
+}

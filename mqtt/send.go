@@ -166,6 +166,10 @@ func (c *Conn) appendLocked(p packet.Packet, raw []byte, v packet.Version) error
 		}
 	}
 	size := uint64(len(out) - n)
+	if c.maxSend != 0 && size > c.maxSend {
+		c.out = out[:n]
+		return ErrPacketTooLarge
+	}
 	// Unwritten counts the batch the writer holds as well as the pending
 	// one: the bound is on memory held for a slow peer.
 	if unwritten := c.queued - c.written; unwritten > 0 && unwritten+size > c.maxPending {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -213,18 +214,43 @@ func (s *Server) loop(c *Conn) error {
 }
 
 // answer tells the peer why the connection ends with err, when err carries
-// a failure reason code and the protocol has a way to say it (see Server).
+// a failure reason code, or is a read timeout (a keep alive that ran out),
+// and the protocol has a way to say it (see Server). An MQTT 5 peer that
+// did not refuse problem information gets err's text as reason string.
 func (s *Server) answer(c *Conn, err error) {
+	if err == nil || c.Context().Err() != nil {
+		return
+	}
 	var rc packet.ReasonCode
-	if !errors.As(err, &rc) || !rc.IsError() || c.Context().Err() != nil {
+	timeout := errors.Is(err, os.ErrDeadlineExceeded)
+	switch {
+	case timeout:
+		rc = packet.KeepAliveTimeout
+	case !errors.As(err, &rc) || !rc.IsError():
 		return
 	}
 	var props *packet.Properties
-	if pe := PropertiesError(nil); errors.As(err, &pe) && c.Version() == packet.V5 {
-		props = pe.Properties()
+	if c.Version() == packet.V5 {
+		if pe := PropertiesError(nil); errors.As(err, &pe) {
+			if p := pe.Properties(); p != nil {
+				cp := *p
+				props = &cp
+			}
+		}
+		if c.ProblemInfo() {
+			if props == nil {
+				props = &packet.Properties{}
+			}
+			if props.ReasonString == "" {
+				props.ReasonString = err.Error()
+			}
+		}
 	}
 	code, acked := c.ConnackCode()
 	switch {
+	case timeout && !acked:
+		// No CONNECT in time, or no end to its enhanced authentication:
+		// nothing to answer.
 	case !acked && (c.connect.Load() || rc == packet.UnsupportedProtocolVersion):
 		// The only packet a refused client may get [MQTT-3.2.2-6]; for an
 		// unknown protocol level the codec encodes it as 3.1.1 with return
@@ -232,18 +258,35 @@ func (s *Server) answer(c *Conn, err error) {
 		if c.Version() == packet.V5 && !packet.ReasonAllowed(packet.TypeConnack, rc) {
 			rc = packet.UnspecifiedError
 		}
-		if c.Connack(&packet.Connack{ReasonCode: rc, Props: props}) != nil && props != nil {
-			// Properties CONNACK cannot carry: the code alone still says it.
-			_ = c.Connack(&packet.Connack{ReasonCode: rc})
-		}
+		sendLess(props, func(props *packet.Properties) error {
+			return c.Connack(&packet.Connack{ReasonCode: rc, Props: props})
+		})
 	case acked && !code.IsError() && c.Version() == packet.V5:
 		if !packet.ReasonAllowed(packet.TypeDisconnect, rc) {
 			rc = packet.UnspecifiedError
 		}
-		if c.Disconnect(&packet.Disconnect{ReasonCode: rc, Props: props}) != nil && props != nil {
-			_ = c.Disconnect(&packet.Disconnect{ReasonCode: rc})
+		sendLess(props, func(props *packet.Properties) error {
+			return c.Disconnect(&packet.Disconnect{ReasonCode: rc, Props: props})
+		})
+	}
+}
+
+// sendLess sends answer's CONNACK or DISCONNECT with props, and when that
+// fails with less: without the reason string first, as [MQTT-3.2.2-19] and
+// [MQTT-3.14.2-3] ask of a packet too large for the peer, then without any
+// property (one the packet may not carry). The code alone still says why.
+func sendLess(props *packet.Properties, send func(*packet.Properties) error) {
+	if send(props) == nil || props == nil {
+		return
+	}
+	if props.ReasonString != "" {
+		cp := *props
+		cp.ReasonString = ""
+		if send(&cp) == nil {
+			return
 		}
 	}
+	_ = send(nil)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, so Serve

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/mqtt"
 	"github.com/midge-mqtt/midge/packet"
@@ -193,12 +194,17 @@ func TestMalformedClosesOnlyItsConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := decodeAll(t, readAll(t, bad), v)
-			var want []packet.Packet
-			if v == packet.V5 {
-				want = []packet.Packet{&packet.Disconnect{ReasonCode: packet.MalformedPacket}}
+			// MQTT 5: DISCONNECT 0x81, with the reason as a string (the
+			// client did not refuse problem information).
+			ok := len(got) == 0
+			if v == packet.V5 && len(got) == 1 {
+				d, isD := got[0].(*packet.Disconnect)
+				ok = isD && d.ReasonCode == packet.MalformedPacket && d.Props.ReasonString != ""
+			} else if v == packet.V5 {
+				ok = false
 			}
-			if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
-				t.Errorf("bad peer got %v before the close, want %v", got, want)
+			if !ok {
+				t.Errorf("bad peer got %+v before the close", got)
 			}
 			e := recv(t, ends, "the bad connection's end")
 			if packet.CodeOf(e.errored) != packet.MalformedPacket || packet.CodeOf(e.cause) != packet.MalformedPacket {
@@ -219,8 +225,24 @@ func TestMalformedClosesOnlyItsConnection(t *testing.T) {
 // where the bytes are fixed by the spec.
 func TestRefusals(t *testing.T) {
 	checkLeaks(t)
+	// The MQTT 5 CONNECTs ask for no problem information, so that the
+	// answers are the bare codes; "reason string" asks for it.
 	connect := func(v packet.Version) []byte {
-		return mustEncode(t, &packet.Connect{Version: v, ClientID: "x"}, v)
+		p := &packet.Connect{Version: v, ClientID: "x"}
+		if v == packet.V5 {
+			p.Props = &packet.Properties{}
+			p.Props.Include(packet.PropRequestProblemInfo)
+		}
+		return mustEncode(t, p, v)
+	}
+	withReason := func(p packet.Packet, reason string) []byte {
+		switch p := p.(type) {
+		case *packet.Connack:
+			p.Props = &packet.Properties{ReasonString: reason}
+		case *packet.Disconnect:
+			p.Props = &packet.Properties{ReasonString: reason}
+		}
+		return mustEncode(t, p, packet.V5)
 	}
 	tests := []struct {
 		name    string
@@ -324,6 +346,27 @@ func TestRefusals(t *testing.T) {
 		// PUBLISH claiming 2 MiB: over the default limit of 1 MiB
 		send: [][]byte{connect(packet.V5), {0x30, 0x80, 0x80, 0x80, 0x01}},
 		want: []byte{0x20, 0x03, 0x00, 0x00, 0x00, 0xE0, 0x02, 0x95, 0x00},
+	}, {
+		name:    "reason string in DISCONNECT",
+		handler: fail(packet.TypePublish, &packet.Error{Code: packet.QuotaExceeded, Msg: "too many"}),
+		version: packet.V5,
+		send: [][]byte{mustEncode(t, &packet.Connect{Version: packet.V5, ClientID: "x"}, packet.V5),
+			{0x30, 0x05, 0x00, 0x01, 't', 0x00, 'x'}},
+		want: append([]byte{0x20, 0x03, 0x00, 0x00, 0x00},
+			withReason(&packet.Disconnect{ReasonCode: packet.QuotaExceeded}, (&packet.Error{Code: packet.QuotaExceeded, Msg: "too many"}).Error())...),
+	}, {
+		name:    "reason string in CONNACK",
+		handler: fail(packet.TypeConnect, &packet.Error{Code: packet.Banned, Msg: "go away"}),
+		version: packet.V5,
+		send:    [][]byte{mustEncode(t, &packet.Connect{Version: packet.V5, ClientID: "x"}, packet.V5)},
+		want:    withReason(&packet.Connack{ReasonCode: packet.Banned}, (&packet.Error{Code: packet.Banned, Msg: "go away"}).Error()),
+	}, {
+		name:    "reason string too large for the client",
+		handler: fail(packet.TypeConnect, &packet.Error{Code: packet.Banned, Msg: "a reason string far longer than the client takes"}),
+		version: packet.V5,
+		send: [][]byte{mustEncode(t, &packet.Connect{Version: packet.V5, ClientID: "x",
+			Props: &packet.Properties{MaximumPacketSize: 16}}, packet.V5)},
+		want: []byte{0x20, 0x03, 0x00, 0x8A, 0x00}, // CONNACK banned, bare
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -512,3 +555,40 @@ type nopConn struct{}
 func (nopConn) Read([]byte) (int, error)    { return 0, io.EOF }
 func (nopConn) Write(b []byte) (int, error) { return len(b), nil }
 func (nopConn) Close() error                { return nil }
+
+// TestReadTimeoutDisconnect ends a connection whose read deadline passes
+// after CONNACK, as a keep alive does: an MQTT 5 client is told with
+// DISCONNECT 0x8D keep alive timeout, a 3.1.1 client just sees the close.
+func TestReadTimeoutDisconnect(t *testing.T) {
+	checkLeaks(t)
+	for _, v := range []packet.Version{packet.V5, packet.V311} {
+		t.Run(v.String(), func(t *testing.T) {
+			srv := &mqtt.Server{Handler: mqtt.HandlerFunc(func(_ context.Context, c *mqtt.Conn, p packet.Packet) error {
+				if p.Type() == packet.TypeConnect {
+					c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+					return c.Connack(&packet.Connack{})
+				}
+				return nil
+			})}
+			rwc := startTCP(t, srv)(t)
+			defer rwc.Close()
+			p := &packet.Connect{Version: v, ClientID: "x"}
+			if v == packet.V5 {
+				p.Props = &packet.Properties{}
+				p.Props.Include(packet.PropRequestProblemInfo) // bare codes
+			}
+			if _, err := rwc.Write(mustEncode(t, p, v)); err != nil {
+				t.Fatal(err)
+			}
+			got := decodeAll(t, readAll(t, rwc), v)
+			want := []packet.Packet{&packet.Connack{}}
+			if v == packet.V5 {
+				want = append(want, &packet.Disconnect{ReasonCode: packet.KeepAliveTimeout})
+			}
+			if len(got) != len(want) || got[0].Type() != packet.TypeConnack ||
+				len(want) == 2 && got[1].(*packet.Disconnect).ReasonCode != packet.KeepAliveTimeout {
+				t.Fatalf("server sent %+v, want %+v", got, want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/midge-mqtt/midge/mqtt"
@@ -61,6 +62,9 @@ type KeepAlive struct {
 	ConnectTimeout time.Duration
 	// Expired, if set, is told when a connection's keep alive runs out.
 	Expired func(c *mqtt.Conn)
+	// Caps give the server keep alive, which replaces the keep alive of
+	// MQTT 5 clients [MQTT-3.2.2-21]; nil means DefaultCapabilities.
+	Caps *Capabilities
 
 	stack *Stack
 }
@@ -102,7 +106,12 @@ func (k *KeepAlive) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, n
 		if code, ok := c.ConnackCode(); !ok || code.IsError() {
 			return nil
 		}
-		st := &keepAliveState{interval: time.Duration(p.KeepAlive) * 1500 * time.Millisecond}
+		ka := p.KeepAlive
+		if sk := capsOr(k.Caps).ServerKeepAlive; sk != 0 && p.Version == packet.V5 {
+			// 3.x clients cannot be told, so they keep theirs.
+			ka = sk
+		}
+		st := &keepAliveState{interval: time.Duration(ka) * 1500 * time.Millisecond}
 		keepAliveKey.Set(c, st)
 		if st.interval == 0 {
 			c.SetReadDeadline(time.Time{})
@@ -141,10 +150,19 @@ func IsTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 // any way but by the client's DISCONNECT [MQTT-3.1.2-8]; a DISCONNECT
 // discards it [MQTT-3.1.2-10] (in MQTT 5, unless its reason code is 0x04,
 // disconnect with will message). The will is armed only once the connection
-// is accepted. It needs a Publisher.
+// is accepted.
+//
+// An MQTT 5 will with a will delay interval waits that long, or until its
+// session ends if that comes first, and is not sent at all if the client
+// resumes the session meanwhile [MQTT-3.1.3-9]. The will delay interval
+// itself is not passed on; the other will properties travel with the
+// message. It needs a Publisher and Sessions.
 type LastWill struct {
-	pub   Publisher
-	stack *Stack
+	pub      Publisher
+	sessions Sessions
+	stack    *Stack
+	stopOnce sync.Once
+	stop     chan struct{} // closed by Close
 }
 
 // Publisher is the callback that publishes a message as a client would,
@@ -155,13 +173,31 @@ type Publisher interface {
 
 var willKey = NewKey[*willState]("will")
 
-type willState struct{ msg *store.Message }
+type willState struct {
+	msg *store.Message
+	gen uint64 // the session's connection count when the will was armed
+}
 
 // Bind implements Binder.
 func (w *LastWill) Bind(s *Stack) (err error) {
 	w.stack = s
+	w.stopOnce.Do(func() { w.stop = make(chan struct{}) })
+	if w.sessions, err = Need[Sessions](s); err != nil {
+		return err
+	}
 	w.pub, err = Need[Publisher](s)
 	return err
+}
+
+// Close sends at once the wills still waiting for their delay: the server
+// stops, and the sessions they wait for end with it.
+func (w *LastWill) Close() {
+	w.stopOnce.Do(func() { w.stop = make(chan struct{}) })
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
 }
 
 // Handle implements Middleware.
@@ -174,14 +210,20 @@ func (w *LastWill) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, ne
 		if code, ok := c.ConnackCode(); !ok || code != packet.Success {
 			return nil
 		}
+		props, delay := willProps(p.Will.Props)
 		st := &willState{msg: &store.Message{Topic: p.Will.Topic, Payload: p.Will.Payload, QoS: p.Will.QoS,
-			Retain: p.Will.Retain, Props: p.Will.Props, From: p.ClientID}}
+			Retain: p.Will.Retain, Props: props, From: p.ClientID}}
+		if s := w.sessions.SessionOf(c); s != nil {
+			st.gen = s.attached.Load()
+		}
 		willKey.Set(c, st)
 		afterEnd(w.stack, c, func() {
-			if m := st.msg; m != nil {
-				m.Created = time.Now()
-				w.pub.PublishAs(context.Background(), c, m)
+			m := st.msg
+			if m == nil || delay > 0 && !w.waitDelay(c, st.gen, delay) {
+				return
 			}
+			m.Created = time.Now()
+			w.pub.PublishAs(context.Background(), c, m)
 		})
 		return nil
 	case *packet.Disconnect:
@@ -190,6 +232,36 @@ func (w *LastWill) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, ne
 		}
 	}
 	return next.ServeMQTT(ctx, c, p)
+}
+
+// willProps splits a will's properties into those its message carries and
+// the will delay interval, which is the server's alone.
+func willProps(p *packet.Properties) (*packet.Properties, time.Duration) {
+	if p == nil || p.WillDelay == 0 {
+		return p, 0
+	}
+	cp := *p
+	cp.WillDelay = 0
+	return &cp, time.Duration(p.WillDelay) * time.Second
+}
+
+// waitDelay waits out a will's delay after c ended, and reports whether the
+// will is still to be sent: not if c's session was resumed by another
+// connection (its count is no longer gen) [MQTT-3.1.3-9]. The session's
+// end, or the server's, cuts the wait short.
+func (w *LastWill) waitDelay(c *mqtt.Conn, gen uint64, d time.Duration) bool {
+	s := w.sessions.SessionOf(c)
+	if s == nil {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.Done():
+	case <-w.stop:
+	}
+	return s.attached.Load() == gen
 }
 
 // Authentication decides whether a CONNECT is accepted, and runs MQTT 5

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/midge-mqtt/midge/mqtt"
@@ -21,6 +22,9 @@ type InboundManager struct {
 	// it is acknowledged: a slow Published slows its publisher, and only
 	// its publisher.
 	Published func(ctx context.Context, c *mqtt.Conn, m *store.Message) error
+	// Caps are the limits a PUBLISH is held to (maximum QoS, retain
+	// available, receive maximum); nil means DefaultCapabilities.
+	Caps *Capabilities
 
 	sessions Sessions
 	relay    Relayer
@@ -55,6 +59,9 @@ func (m *InboundManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Pack
 
 func (m *InboundManager) publish(ctx context.Context, c *mqtt.Conn, p *packet.Publish) error {
 	s := m.sessions.SessionOf(c)
+	if err := m.check(c, s, p); err != nil {
+		return err
+	}
 	msg := &store.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
 		Props: p.Props, From: s.ID, Created: timeNow()}
 	switch p.QoS {
@@ -76,6 +83,23 @@ func (m *InboundManager) publish(ctx context.Context, c *mqtt.Conn, p *packet.Pu
 		}
 	}
 	return c.Pubrec(&packet.Pubrec{ID: p.ID})
+}
+
+// check holds a PUBLISH to the broker's capabilities.
+func (m *InboundManager) check(c *mqtt.Conn, s *Session, p *packet.Publish) error {
+	caps := capsOr(m.Caps)
+	switch {
+	case p.QoS > caps.MaximumQoS:
+		return &packet.Error{Code: packet.QoSNotSupported, Msg: fmt.Sprintf("PUBLISH of QoS %d", p.QoS)} // [MQTT-3.2.2-11]
+	case p.Retain && caps.RetainUnavailable:
+		return &packet.Error{Code: packet.RetainNotSupported, Msg: "retained PUBLISH"} // [MQTT-3.2.2-14]
+	case p.Props != nil && len(p.Props.SubscriptionIDs) > 0:
+		return &packet.Error{Code: packet.ProtocolError, Msg: "PUBLISH from a client with a subscription identifier [MQTT-3.3.4-6]"}
+	case p.QoS > 0 && c.Version() == packet.V5 && s.inboundFull(p.ID, p.QoS, caps.receiveMaximum()):
+		// [MQTT-3.3.4-7]
+		return &packet.Error{Code: packet.ReceiveMaximumExceeded, Msg: "more unacknowledged PUBLISH packets than the receive maximum"}
+	}
+	return nil
 }
 
 func (m *InboundManager) deliver(ctx context.Context, c *mqtt.Conn, msg *store.Message) error {
@@ -120,18 +144,27 @@ func (m *OutboundManager) Bind(s *Stack) (err error) {
 func (m *OutboundManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	var t packet.Type
 	var id uint16
+	var rc packet.ReasonCode
 	switch p := p.(type) {
 	case *packet.Puback:
-		t, id = packet.TypePuback, p.ID
+		t, id, rc = packet.TypePuback, p.ID, p.ReasonCode
 	case *packet.Pubrec:
-		t, id = packet.TypePubrec, p.ID
+		t, id, rc = packet.TypePubrec, p.ID, p.ReasonCode
 	case *packet.Pubcomp:
-		t, id = packet.TypePubcomp, p.ID
+		t, id, rc = packet.TypePubcomp, p.ID, p.ReasonCode
 	default:
 		return next.ServeMQTT(ctx, c, p)
 	}
 	s := m.sessions.SessionOf(c)
-	msg := s.Acked(ctx, t, id)
+	msg := s.Acked(ctx, t, id, rc)
+	if t == packet.TypePubrec && rc.IsError() {
+		// The client refused the message: its flow ends with this PUBREC
+		// [MQTT-4.3.3-4]; no PUBREL follows.
+		if msg != nil && m.Acked != nil {
+			m.Acked(c, s, msg)
+		}
+		return nil
+	}
 	if t == packet.TypePubrec {
 		if msg == nil {
 			// Not ours in flight: MQTT 5 says so; 3.1.1 still completes

@@ -15,7 +15,23 @@ import (
 // Subscriber receives the messages its subscriptions match. *Session is
 // one; a broker's server-side subscriptions are others.
 type Subscriber interface {
-	Deliver(ctx context.Context, m *store.Message, qos packet.QoS, retain bool) error
+	// Deliver gives the subscriber m, as d says. m is shared with every
+	// other subscriber: it must not be changed.
+	Deliver(ctx context.Context, m *store.Message, d Delivery) error
+}
+
+// Delivery says how a message goes to one subscriber.
+type Delivery struct {
+	// QoS is the QoS it is delivered at: the highest of the matching
+	// subscriptions', never above the QoS it was published with
+	// [MQTT-3.8.4-8].
+	QoS packet.QoS
+	// Retain is the retain flag to send it with.
+	Retain bool
+	// SubIDs are the MQTT 5 subscription identifiers of the matching
+	// subscriptions that have one [MQTT-3.3.4-3]; nil for none. The slice
+	// belongs to the caller: keep a copy, not the slice.
+	SubIDs []int
 }
 
 // Relayer is the callback that takes a published message into the broker:
@@ -82,7 +98,8 @@ type matches struct {
 type match struct {
 	to  Subscriber
 	qos packet.QoS
-	rap bool // retain as published
+	rap bool  // retain as published
+	ids []int // subscription identifiers
 }
 
 // Start subscribes the router to its bus. It is called by Relay and
@@ -147,7 +164,7 @@ func (r *Router) route(ctx context.Context, m *store.Message) {
 		}
 		// A message to an existing subscription goes out with retain 0
 		// [MQTT-3.3.1-9], unless the subscription keeps it as published.
-		if err := d.to.Deliver(ctx, msg, qos, d.rap && m.Retain); err != nil && r.Delivered != nil {
+		if err := d.to.Deliver(ctx, msg, Delivery{QoS: qos, Retain: d.rap && m.Retain, SubIDs: d.ids}); err != nil && r.Delivered != nil {
 			r.Delivered(d.to, msg, err)
 		}
 	}
@@ -159,7 +176,7 @@ func (ms *matches) add(to Subscriber, sub store.Subscription) {
 	if s, ok := to.(*Session); ok && s.inTree.Load() <= 1 {
 		// A session with one subscription in the tree cannot match twice:
 		// no need to look for it among the others.
-		ms.list = append(ms.list, match{to: to, qos: sub.QoS, rap: sub.RetainAsPublished})
+		ms.list = append(ms.list, newMatch(to, sub))
 		return
 	}
 	i := -1
@@ -179,9 +196,12 @@ func (ms *matches) add(to Subscriber, sub store.Subscription) {
 		d := &ms.list[i]
 		d.qos = max(d.qos, sub.QoS)
 		d.rap = d.rap || sub.RetainAsPublished
+		if sub.ID != 0 {
+			d.ids = append(d.ids, sub.ID)
+		}
 		return
 	}
-	ms.list = append(ms.list, match{to: to, qos: sub.QoS, rap: sub.RetainAsPublished})
+	ms.list = append(ms.list, newMatch(to, sub))
 	const indexAt = 16 // past this many subscribers a map beats a scan
 	if ms.index != nil {
 		ms.index[to] = len(ms.list) - 1
@@ -191,6 +211,14 @@ func (ms *matches) add(to Subscriber, sub store.Subscription) {
 			ms.index[d.to] = j
 		}
 	}
+}
+
+func newMatch(to Subscriber, sub store.Subscription) match {
+	d := match{to: to, qos: sub.QoS, rap: sub.RetainAsPublished}
+	if sub.ID != 0 {
+		d.ids = []int{sub.ID}
+	}
+	return d
 }
 
 func (ms *matches) reset() {
@@ -228,8 +256,8 @@ func (r *Router) Subscribe(ctx context.Context, to Subscriber, sub store.Subscri
 			}
 			return existed, errSessionEnded
 		}
-		if s.st != nil {
-			if err := s.st.AddSubscriptions(ctx, s.ID, []store.Subscription{sub}); err != nil {
+		if st := s.store(); st != nil {
+			if err := st.AddSubscriptions(ctx, s.ID, []store.Subscription{sub}); err != nil {
 				return existed, err
 			}
 		}
@@ -249,8 +277,8 @@ func (r *Router) Unsubscribe(ctx context.Context, to Subscriber, filter string) 
 			s.inTree.Add(-1) // after the tree lost it
 		}
 		s.removeSub(filter)
-		if existed && s.st != nil {
-			if err := s.st.RemoveSubscriptions(ctx, s.ID, []string{filter}); err != nil {
+		if st := s.store(); existed && st != nil {
+			if err := st.RemoveSubscriptions(ctx, s.ID, []string{filter}); err != nil {
 				return existed, err
 			}
 		}

@@ -56,6 +56,13 @@ type Session struct {
 	st     store.Store // nil when the session is not persisted
 	drop   func(s *Session, m *store.Message, err error)
 
+	// attached counts the connections the session has had.
+	attached atomic.Uint64
+
+	// expiry is the session expiry interval in seconds: 0 ends the session
+	// with its connection, neverExpires keeps it for ever.
+	expiry atomic.Uint32
+
 	// inTree counts the session's subscriptions in the router's tree. The
 	// router raises it before adding to the tree and lowers it after
 	// removing, so while a match holds the tree's read lock it is never
@@ -67,6 +74,7 @@ type Session struct {
 	// the session registry's and before a Conn's.
 	mu       sync.Mutex
 	conn     *mqtt.Conn // nil while offline
+	out      sendParams // how to send on conn
 	subs     map[string]store.Subscription
 	nextSeq  uint64
 	nextID   uint16
@@ -75,21 +83,39 @@ type Session struct {
 	incoming map[uint16]struct{}
 	stalled  bool // the connection's output is full: a goroutine waits for it to drain
 	dropped  uint64
-	ended    bool // the session was discarded: deliver nothing more
-	// pub is reused for every PUBLISH sent: the connection encodes it
-	// before Publish returns, so one per session saves an allocation per
-	// delivery.
-	pub packet.Publish
+	ended    bool          // the session was discarded: deliver nothing more
+	done     chan struct{} // closed when ended; nil until Done is called
+	// expires runs out while the client is away. Guarded by the
+	// SessionManager's mu.
+	expires *time.Timer
+	// pub and props are reused for every PUBLISH sent: the connection
+	// encodes it before Publish returns, so one per session saves an
+	// allocation per delivery.
+	pub   packet.Publish
+	props packet.Properties
+}
+
+// sendParams is what a session needs to know of its connection to send on
+// it.
+type sendParams struct {
+	v5 bool
+	// window is the most QoS 1 and 2 PUBLISH packets unacknowledged at
+	// once: the session's limit, or the client's Receive Maximum if lower
+	// [MQTT-3.3.4-9].
+	window int
+	// aliases maps topics to the topic aliases given to the client, up to
+	// aliasMax of them; nil when the broker sends none.
+	aliases  map[string]uint16
+	aliasMax uint16
 }
 
 // outgoing is a QoS 1 or 2 message owed to the session.
 type outgoing struct {
-	seq    uint64
-	msg    *store.Message
-	qos    packet.QoS
-	retain bool
-	id     uint16
-	state  store.OutState
+	seq   uint64
+	msg   *store.Message
+	d     Delivery // its SubIDs are the session's own copy
+	id    uint16
+	state store.OutState
 }
 
 // newSession returns an empty session. st is nil for a session that is not
@@ -98,8 +124,27 @@ func newSession(id string, st store.Store, limits SessionLimits, drop func(*Sess
 	return &Session{ID: id, st: st, limits: limits, drop: drop, subs: make(map[string]store.Subscription), nextSeq: 1}
 }
 
-// Persistent reports whether the session is written to the store.
-func (s *Session) Persistent() bool { return s.st != nil }
+// Persistent reports whether the session is written to the store: whether
+// it outlives its connection.
+func (s *Session) Persistent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st != nil
+}
+
+// setStore makes the session persisted in st, or not at all (nil).
+func (s *Session) setStore(st store.Store) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st = st
+}
+
+// store returns the store the session is persisted in, or nil.
+func (s *Session) store() store.Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st
+}
 
 // Conn returns the session's connection, or nil while it is offline.
 func (s *Session) Conn() *mqtt.Conn {
@@ -135,24 +180,25 @@ func (s *Session) Dropped() uint64 {
 	return s.dropped
 }
 
-// Deliver gives the session a message at qos, with the retain flag as it is
-// to be sent. QoS 0 goes straight to the connection when there is one, and is
-// dropped otherwise or when the connection's output is full. QoS 1 and 2 are
-// kept (and stored, for a persistent session) and sent as the in-flight
-// window allows; past the queue limit they are dropped with ErrQueueLimit.
-func (s *Session) Deliver(ctx context.Context, m *store.Message, qos packet.QoS, retain bool) error {
+// Deliver implements Subscriber: it gives the session a message as d says.
+// QoS 0 goes straight to the connection when there is one, and is dropped
+// otherwise or when the connection's output is full. QoS 1 and 2 are kept
+// (and stored, for a persistent session) and sent as the in-flight window
+// allows; past the queue limit they are dropped with ErrQueueLimit.
+func (s *Session) Deliver(ctx context.Context, m *store.Message, d Delivery) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return nil
 	}
+	qos := d.QoS
 	if qos == 0 {
 		if s.conn == nil {
 			return nil
 		}
-		if err := s.sendLocked(m, 0, retain, 0, false); err != nil {
+		if err := s.sendLocked(m, d, 0, false); err != nil {
 			s.dropped++
-			if errors.Is(err, mqtt.ErrQueueFull) && s.drop != nil {
+			if (errors.Is(err, mqtt.ErrQueueFull) || errors.Is(err, mqtt.ErrPacketTooLarge)) && s.drop != nil {
 				s.drop(s, m, err)
 			}
 		}
@@ -165,7 +211,10 @@ func (s *Session) Deliver(ctx context.Context, m *store.Message, qos packet.QoS,
 		}
 		return ErrQueueLimit
 	}
-	o := &outgoing{seq: s.nextSeq, msg: m, qos: qos, retain: retain}
+	if d.SubIDs != nil {
+		d.SubIDs = append([]int(nil), d.SubIDs...)
+	}
+	o := &outgoing{seq: s.nextSeq, msg: m, d: d}
 	if s.st != nil {
 		if err := s.st.Enqueue(ctx, m, []store.Delivery{{ClientID: s.ID, QoS: qos, Seq: o.seq}}); err != nil {
 			return err
@@ -180,7 +229,7 @@ func (s *Session) Deliver(ctx context.Context, m *store.Message, qos packet.QoS,
 // pumpLocked sends queued messages while the window has room and the
 // connection takes them. s.mu is held.
 func (s *Session) pumpLocked(ctx context.Context) {
-	for s.conn != nil && !s.stalled && len(s.queue) > 0 && len(s.inflight) < s.limits.inflight() {
+	for s.conn != nil && !s.stalled && len(s.queue) > 0 && len(s.inflight) < s.out.window {
 		o := s.queue[0]
 		if o.msg.Expired(time.Now()) {
 			s.queue = s.queue[1:]
@@ -191,10 +240,22 @@ func (s *Session) pumpLocked(ctx context.Context) {
 		if !ok {
 			return
 		}
-		err := s.sendLocked(o.msg, o.qos, o.retain, id, false)
+		err := s.sendLocked(o.msg, o.d, id, false)
 		if errors.Is(err, mqtt.ErrQueueFull) {
 			s.stallLocked()
 			return
+		}
+		if errors.Is(err, mqtt.ErrPacketTooLarge) {
+			// Too large for the client: discarded, as if its flow had
+			// completed [MQTT-3.1.2-25].
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+			s.forget(ctx, o)
+			s.dropped++
+			if s.drop != nil {
+				s.drop(s, o.msg, err)
+			}
+			continue
 		}
 		if err != nil {
 			return // the connection is ending: the message stays queued
@@ -210,11 +271,64 @@ func (s *Session) pumpLocked(ctx context.Context) {
 }
 
 // sendLocked sends m as a PUBLISH on the session's connection. s.mu is held.
-func (s *Session) sendLocked(m *store.Message, qos packet.QoS, retain bool, id uint16, dup bool) error {
-	s.pub = packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: qos, Retain: retain, ID: id, Dup: dup, Props: m.Props}
+func (s *Session) sendLocked(m *store.Message, d Delivery, id uint16, dup bool) error {
+	s.pub = packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: d.QoS, Retain: d.Retain, ID: id, Dup: dup, Props: m.Props}
+	if s.out.v5 {
+		s.v5PropsLocked(m, d)
+	}
 	err := s.conn.Publish(&s.pub)
-	s.pub = packet.Publish{} // keep no message alive through the scratch struct
+	if err == nil && s.pub.Props == &s.props && s.props.TopicAlias != 0 && s.pub.Topic != "" {
+		s.out.aliases[m.Topic] = s.props.TopicAlias // the client knows it now
+	}
+	// Keep no message alive through the scratch structs.
+	if s.pub.Props == &s.props {
+		s.props = packet.Properties{}
+	}
+	s.pub = packet.Publish{}
 	return err
+}
+
+// v5PropsLocked sets what an MQTT 5 PUBLISH carries for this client alone:
+// the subscription identifiers that matched [MQTT-3.3.4-3], the message
+// expiry interval left [MQTT-3.3.2-6] and a topic alias. The message's own
+// properties are shared with other subscribers: when one of these applies,
+// s.props takes a copy. s.mu is held.
+func (s *Session) v5PropsLocked(m *store.Message, d Delivery) {
+	left, expires := m.ExpiryLeft(timeNow())
+	alias, known := s.aliasLocked(m.Topic)
+	if len(d.SubIDs) == 0 && !expires && alias == 0 {
+		return
+	}
+	if m.Props != nil {
+		s.props = *m.Props
+	}
+	s.props.SubscriptionIDs = d.SubIDs
+	if expires {
+		s.props.MessageExpiry = left
+		s.props.Include(packet.PropMessageExpiry)
+	}
+	s.props.TopicAlias = alias
+	if known {
+		s.pub.Topic = "" // the alias stands for it [MQTT-3.3.2-12]
+	}
+	s.pub.Props = &s.props
+}
+
+// aliasLocked returns the topic alias to send topic with, and whether the
+// client already knows it; 0 when none is used. A topic gets a new alias
+// while the client's Topic Alias Maximum allows; later ones go without
+// [MQTT-3.3.2-9]. s.mu is held.
+func (s *Session) aliasLocked(topic string) (alias uint16, known bool) {
+	if s.out.aliases == nil {
+		return 0, false
+	}
+	if a, ok := s.out.aliases[topic]; ok {
+		return a, true
+	}
+	if len(s.out.aliases) >= int(s.out.aliasMax) {
+		return 0, false
+	}
+	return uint16(len(s.out.aliases) + 1), false
 }
 
 // stallLocked waits, on one goroutine, for the connection's output to
@@ -266,9 +380,10 @@ func (s *Session) forget(ctx context.Context, o *outgoing) {
 
 // Acked handles the client's acknowledgement of an outgoing message: PUBACK
 // (QoS 1) or PUBCOMP (QoS 2) ends it; PUBREC moves a QoS 2 message on, and the
-// caller sends PUBREL. It returns the acknowledged message, or nil when no
-// message in flight has that identifier in the right state.
-func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16) *store.Message {
+// caller sends PUBREL, unless its reason code is a failure, which ends the
+// flow there [MQTT-4.3.3-4]. It returns the acknowledged message, or nil when
+// no message in flight has that identifier in the right state.
+func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16, rc packet.ReasonCode) *store.Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := s.findLocked(id)
@@ -277,17 +392,18 @@ func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16) *store.Me
 	}
 	o := s.inflight[i]
 	switch {
-	case t == packet.TypePuback && o.qos == 1 && o.state == store.Sent,
-		t == packet.TypePubcomp && o.qos == 2 && o.state == store.Released:
+	case t == packet.TypePuback && o.d.QoS == 1 && o.state == store.Sent,
+		t == packet.TypePubcomp && o.d.QoS == 2 && o.state == store.Released,
+		t == packet.TypePubrec && o.d.QoS == 2 && o.state == store.Sent && rc.IsError():
 		s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
 		s.forget(ctx, o)
 		s.pumpLocked(ctx)
-	case t == packet.TypePubrec && o.qos == 2 && o.state == store.Sent:
+	case t == packet.TypePubrec && o.d.QoS == 2 && o.state == store.Sent:
 		o.state = store.Released
 		if s.st != nil {
 			s.st.UpdateOutgoing(ctx, s.ID, &store.Outgoing{Seq: o.seq, State: o.state, PacketID: o.id})
 		}
-	case t == packet.TypePubrec && o.qos == 2 && o.state == store.Released:
+	case t == packet.TypePubrec && o.d.QoS == 2 && o.state == store.Released:
 		// A PUBREC again: the client lost our PUBREL; the caller resends it.
 	default:
 		return nil
@@ -297,18 +413,31 @@ func (s *Session) Acked(ctx context.Context, t packet.Type, id uint16) *store.Me
 
 // attach makes c the session's connection and sends again what was in
 // flight, then what was queued. It returns the connection it replaces.
-func (s *Session) attach(ctx context.Context, c *mqtt.Conn) *mqtt.Conn {
+func (s *Session) attach(ctx context.Context, c *mqtt.Conn, out sendParams) *mqtt.Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.conn
 	s.conn = c
+	s.attached.Add(1)
+	s.out = out
+	if s.out.window <= 0 {
+		s.out.window = s.limits.inflight()
+	}
 	s.stalled = false
-	for _, o := range s.inflight {
+	s.requeueLocked()
+	for i := 0; i < len(s.inflight); i++ {
+		o := s.inflight[i]
 		var err error
 		if o.state == store.Released {
 			err = c.Pubrel(&packet.Pubrel{ID: o.id})
 		} else {
-			err = s.sendLocked(o.msg, o.qos, o.retain, o.id, true)
+			err = s.sendLocked(o.msg, o.d, o.id, true)
+		}
+		if errors.Is(err, mqtt.ErrPacketTooLarge) {
+			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+			i--
+			s.forget(ctx, o)
+			continue
 		}
 		if err != nil {
 			break
@@ -317,6 +446,51 @@ func (s *Session) attach(ctx context.Context, c *mqtt.Conn) *mqtt.Conn {
 	s.pumpLocked(ctx)
 	return old
 }
+
+// requeueLocked puts back at the head of the queue the messages in flight
+// that the connection's window has no room for (a client back with a lower
+// Receive Maximum): sent again later, with new packet identifiers. A QoS 2
+// message already released stays: its flow must end as it began. s.mu is
+// held.
+func (s *Session) requeueLocked() {
+	if len(s.inflight) <= s.out.window {
+		return
+	}
+	var keep, back []*outgoing
+	for _, o := range s.inflight {
+		if o.state == store.Released || len(keep) < s.out.window {
+			keep = append(keep, o)
+			continue
+		}
+		o.id, o.state = 0, store.Queued
+		back = append(back, o)
+		if s.st != nil {
+			s.st.UpdateOutgoing(context.Background(), s.ID, &store.Outgoing{Seq: o.seq, State: o.state})
+		}
+	}
+	s.inflight = keep
+	s.queue = append(back, s.queue...)
+}
+
+// expireAfter runs f after d unless stopExpiry comes first. The
+// SessionManager's mu is held.
+func (s *Session) expireAfter(d time.Duration, f func()) {
+	s.stopExpiry()
+	s.expires = time.AfterFunc(d, f)
+}
+
+// stopExpiry stops the expiry timer, if one runs. The SessionManager's mu is
+// held.
+func (s *Session) stopExpiry() {
+	if s.expires != nil {
+		s.expires.Stop()
+		s.expires = nil
+	}
+}
+
+// Expiry returns the session expiry interval in seconds: 0 when the
+// session ends with its connection, 0xFFFFFFFF when it never expires.
+func (s *Session) Expiry() uint32 { return s.expiry.Load() }
 
 // detach takes c off the session if it is still the session's connection,
 // and reports whether it was.
@@ -337,6 +511,24 @@ func (s *Session) end() {
 	s.ended = true
 	s.conn = nil
 	s.queue, s.inflight = nil, nil
+	if s.done != nil {
+		close(s.done)
+	}
+}
+
+// Done returns a channel closed when the session ends (discarded: clean,
+// expired or replaced by a clean start).
+func (s *Session) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		// Made on demand: most sessions are never waited for.
+		s.done = make(chan struct{})
+		if s.ended {
+			close(s.done)
+		}
+	}
+	return s.done
 }
 
 // Received records an incoming QoS 2 packet identifier and reports whether
@@ -358,6 +550,20 @@ func (s *Session) Received(ctx context.Context, id uint16) (bool, error) {
 	}
 	s.incoming[id] = struct{}{}
 	return true, nil
+}
+
+// inboundFull reports whether a PUBLISH of qos with packet identifier id
+// would take the client past max unacknowledged QoS 1 and 2 PUBLISH
+// packets: QoS 1 ones are answered before the next packet is read, so what
+// counts besides this one are the QoS 2 ones waiting for PUBREL. A QoS 2
+// PUBLISH sent again is not a new one.
+func (s *Session) inboundFull(id uint16, qos packet.QoS, max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, again := s.incoming[id]; again && qos == 2 {
+		return false
+	}
+	return len(s.incoming) >= max
 }
 
 // Released forgets an incoming QoS 2 packet identifier on PUBREL.
@@ -391,6 +597,13 @@ func (s *Session) removeSub(filter string) (existed bool) {
 	_, existed = s.subs[filter]
 	delete(s.subs, filter)
 	return existed
+}
+
+// subscriptionCount returns how many subscriptions the session has.
+func (s *Session) subscriptionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs)
 }
 
 // subscription returns the session's subscription with filter.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/midge-mqtt/midge/mqtt"
 	"github.com/midge-mqtt/midge/packet"
@@ -45,6 +46,12 @@ type SessionManager struct {
 	Accepted func(c *mqtt.Conn, s *Session, connack *packet.Connack)
 	// Ended, if set, is told of each accepted connection that ends.
 	Ended func(c *mqtt.Conn, s *Session)
+	// Expired, if set, is told of each session discarded because its
+	// session expiry interval ran out while its client was away.
+	Expired func(s *Session)
+	// Caps are the capabilities CONNACK announces to MQTT 5 clients and
+	// the limits a CONNECT is held to; nil means DefaultCapabilities.
+	Caps *Capabilities
 
 	subs  Subscriptions
 	stack *Stack
@@ -85,16 +92,53 @@ func (m *SessionManager) Count() int {
 }
 
 // Handle implements Middleware: it takes CONNECT and passes everything else
-// on, once the connection is accepted.
+// on, once the connection is accepted. It notes the session expiry interval
+// an MQTT 5 DISCONNECT sets.
 func (m *SessionManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	cp, ok := p.(*packet.Connect)
 	if !ok {
-		if sessionKey.Get(c) == nil {
+		s := sessionKey.Get(c)
+		if s == nil {
 			return &packet.Error{Code: packet.ProtocolError, Msg: "packet before the connection was accepted"}
+		}
+		if d, ok := p.(*packet.Disconnect); ok && d.Props.Has(packet.PropSessionExpiry) {
+			if err := m.changeExpiry(ctx, s, d.Props.SessionExpiry); err != nil {
+				return err
+			}
 		}
 		return next.ServeMQTT(ctx, c, p)
 	}
 	return m.connect(ctx, c, cp)
+}
+
+// changeExpiry applies the session expiry interval of a DISCONNECT.
+func (m *SessionManager) changeExpiry(ctx context.Context, s *Session, expiry uint32) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.expiry.Load() == 0 && expiry != 0 {
+		// [MQTT-3.14.2-2]: a session that was to end with the connection
+		// cannot be kept from its DISCONNECT.
+		return &packet.Error{Code: packet.ProtocolError, Msg: "DISCONNECT sets a session expiry interval after CONNECT set 0"}
+	}
+	expiry = m.capExpiry(expiry)
+	s.expiry.Store(expiry)
+	st := s.store()
+	switch {
+	case st == nil:
+		return nil
+	case expiry == 0:
+		// Ends with the connection now: nothing of it is to be kept.
+		s.setStore(nil)
+		return st.DeleteSession(ctx, s.ID)
+	}
+	return st.SaveSession(ctx, &store.Session{ClientID: s.ID, Subscriptions: s.Subscriptions(), Expiry: expiry})
+}
+
+func (m *SessionManager) capExpiry(expiry uint32) uint32 {
+	if c := capsOr(m.Caps).MaxSessionExpiry; c != 0 && expiry > c {
+		return c
+	}
+	return expiry
 }
 
 // clientIDError refuses a client identifier: CONNACK 0x85 (0x02 in 3.x).
@@ -114,12 +158,28 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 	case id == "":
 		id, assigned = newClientID(), true // [MQTT-3.1.3-6]
 	}
-	persistent := !p.CleanStart
-	if p.Version == packet.V5 {
-		// MQTT 5: the session outlives the connection by its expiry
-		// interval; 0 (the default) ends it with the connection.
-		persistent = p.Props != nil && p.Props.SessionExpiry > 0
+	caps := capsOr(m.Caps)
+	if w := p.Will; w != nil {
+		if w.QoS > caps.MaximumQoS {
+			return &packet.Error{Code: packet.QoSNotSupported, Msg: fmt.Sprintf("will of QoS %d", w.QoS)} // [MQTT-3.2.2-12]
+		}
+		if w.Retain && caps.RetainUnavailable {
+			return &packet.Error{Code: packet.RetainNotSupported, Msg: "retained will"} // [MQTT-3.2.2-13]
+		}
 	}
+	// The session outlives the connection by its expiry interval: in MQTT
+	// 5 as the client asks (0, the default, ends it with the connection);
+	// in 3.x for ever, or not at all, by clean session.
+	var asked uint32
+	if p.Version == packet.V5 {
+		if p.Props != nil {
+			asked = p.Props.SessionExpiry
+		}
+	} else if !p.CleanStart {
+		asked = neverExpires
+	}
+	expiry := m.capExpiry(asked)
+	persistent := expiry > 0
 
 	m.mu.Lock()
 	if m.closing {
@@ -134,36 +194,47 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 	var old *mqtt.Conn
 	if s != nil {
 		old = s.Conn()
-		// A session resumes only as what it was: a clean start, or a
-		// change between kept and not kept, starts a new one.
-		if p.CleanStart || s.Persistent() != persistent {
+		if p.CleanStart {
 			m.discardLocked(ctx, s)
 			s = nil
 		} else {
 			present = true
+			s.stopExpiry()
+			if st := s.store(); !persistent && st != nil {
+				// Kept until now, to end with this connection.
+				st.DeleteSession(ctx, id)
+			}
 		}
 	}
 	if s == nil {
-		var st store.Store
-		if persistent {
-			st = m.Store
-		}
-		s = newSession(id, st, m.Limits, m.Dropped)
+		s = newSession(id, nil, m.Limits, m.Dropped)
 		m.sessions[id] = s
 	}
-	if s.st != nil {
-		sess := &store.Session{ClientID: id, Subscriptions: s.Subscriptions(), Expiry: 0xFFFFFFFF}
-		if p.Version == packet.V5 {
-			sess.Expiry = p.Props.SessionExpiry
-		}
-		if err := s.st.SaveSession(ctx, sess); err != nil {
+	s.expiry.Store(expiry)
+	if persistent {
+		s.setStore(m.Store)
+		sess := &store.Session{ClientID: id, Subscriptions: s.Subscriptions(), Expiry: expiry}
+		if err := m.Store.SaveSession(ctx, sess); err != nil {
 			m.mu.Unlock()
 			return &packet.Error{Code: packet.ServerUnavailable, Msg: "store: " + err.Error()}
 		}
+	} else {
+		s.setStore(nil)
 	}
 	ack := &packet.Connack{SessionPresent: present}
-	if assigned && p.Version == packet.V5 {
-		ack.Props = &packet.Properties{AssignedClientID: id}
+	out := sendParams{window: m.Limits.inflight()}
+	if p.Version == packet.V5 {
+		ack.Props = m.connackProps(p, id, assigned, asked, expiry)
+		out.v5 = true
+		if p.Props != nil && p.Props.Has(packet.PropReceiveMaximum) {
+			// [MQTT-3.3.4-9]: never more unacknowledged than the client
+			// takes. (0 is refused by the codec [MQTT-3.1.2-?].)
+			out.window = min(out.window, int(p.Props.ReceiveMaximum))
+		}
+		if caps.TopicAliasesToClients && p.Props != nil && p.Props.TopicAliasMaximum > 0 {
+			out.aliasMax = p.Props.TopicAliasMaximum
+			out.aliases = make(map[string]uint16)
+		}
 	}
 	AuthConnack(c, ack)
 	sessionKey.Set(c, s)
@@ -171,7 +242,7 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 	if err == nil {
 		// Attached under m.mu, so that the end of the old connection
 		// cannot discard the session between CONNACK and attach.
-		s.attach(ctx, c)
+		s.attach(ctx, c, out)
 	}
 	m.mu.Unlock()
 	if old != nil {
@@ -197,19 +268,61 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 	return nil
 }
 
-// ended runs when an accepted connection ends. A clean session ends with
-// its connection, unless another has taken it over meanwhile.
+// neverExpires is the session expiry interval of a session kept for ever.
+const neverExpires = 0xFFFFFFFF
+
+// connackProps returns the properties of an MQTT 5 CONNACK: the broker's
+// capabilities, and what it decided for this client.
+func (m *SessionManager) connackProps(p *packet.Connect, id string, assigned bool, asked, expiry uint32) *packet.Properties {
+	caps := capsOr(m.Caps)
+	props := &packet.Properties{}
+	caps.connackProps(props)
+	if assigned {
+		props.AssignedClientID = id // [MQTT-3.2.2-16]
+	}
+	if expiry != asked {
+		props.SessionExpiry = expiry // the server's choice wins [MQTT-3.2.2-?]
+		props.Include(packet.PropSessionExpiry)
+	}
+	if p.Props != nil && p.Props.RequestResponseInfo == 1 && caps.ResponseInformation != nil {
+		props.ResponseInfo = caps.ResponseInformation(id)
+	}
+	return props
+}
+
+// ended runs when an accepted connection ends. A session that expires at
+// once ends with its connection, unless another has taken it over
+// meanwhile; one that expires later is discarded then, unless its client is
+// back by that time.
 func (m *SessionManager) ended(c *mqtt.Conn, s *Session) {
 	if m.Ended != nil {
 		m.Ended(c, s)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !s.detach(c) || s.Persistent() {
+	if !s.detach(c) || m.sessions[s.ID] != s {
 		return
 	}
-	if m.sessions[s.ID] == s {
+	switch e := s.expiry.Load(); {
+	case e == 0:
 		m.discardLocked(context.Background(), s)
+	case e != neverExpires:
+		s.expireAfter(time.Duration(e)*time.Second, func() { m.expire(s) })
+	}
+}
+
+// expire discards a session whose expiry interval ran out, if its client
+// is still away.
+func (m *SessionManager) expire(s *Session) {
+	m.mu.Lock()
+	if m.sessions[s.ID] != s || s.Conn() != nil || m.closing {
+		m.mu.Unlock()
+		return
+	}
+	m.discardLocked(context.Background(), s)
+	m.mu.Unlock()
+	if m.Expired != nil {
+		m.Expired(s)
 	}
 }
 
@@ -217,13 +330,14 @@ func (m *SessionManager) ended(c *mqtt.Conn, s *Session) {
 // stored copy. m.mu is held.
 func (m *SessionManager) discardLocked(ctx context.Context, s *Session) {
 	delete(m.sessions, s.ID)
+	s.stopExpiry()
 	// Ended first: a SUBSCRIBE its connection is still handling either
 	// made its subscription before, and it goes now, or finds the session
 	// ended and takes it back (Router.Subscribe).
 	s.end()
 	m.subs.UnsubscribeAll(ctx, s)
-	if s.st != nil {
-		s.st.DeleteSession(ctx, s.ID)
+	if st := s.store(); st != nil {
+		st.DeleteSession(ctx, s.ID)
 	}
 }
 
@@ -233,6 +347,9 @@ func (m *SessionManager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closing = true
+	for _, s := range m.sessions {
+		s.stopExpiry()
+	}
 }
 
 // newClientID makes an identifier for a client that sent none: "midge-"

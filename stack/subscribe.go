@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/midge-mqtt/midge/mqtt"
 	"github.com/midge-mqtt/midge/packet"
@@ -15,9 +16,13 @@ import (
 // answers with SUBACK and UNSUBACK [MQTT-3.8.4-1] [MQTT-3.10.4-4]. It needs
 // Sessions, Subscriptions and SubscribeAuthorizer.
 type SubscriptionManager struct {
-	// MaximumQoS is the highest QoS granted; lower requests are granted as
-	// asked [MQTT-3.8.4-6]. 0 means 2.
-	MaximumQoS packet.QoS
+	// Caps give the highest QoS granted (lower requests are granted as
+	// asked [MQTT-3.8.4-6]) and the kinds of subscription refused; nil
+	// means DefaultCapabilities.
+	Caps *Capabilities
+	// MaxSubscriptions bounds the subscriptions of one session; one more is
+	// refused with 0x97 quota exceeded (0x80 in 3.x). 0 means no bound.
+	MaxSubscriptions int
 	// Subscribed, if set, is told of each SUBSCRIBE answered, with the
 	// reason code of each subscription in order.
 	Subscribed func(c *mqtt.Conn, s *Session, p *packet.Subscribe, codes []packet.ReasonCode)
@@ -55,6 +60,9 @@ func (m *SubscriptionManager) Handle(ctx context.Context, c *mqtt.Conn, p packet
 func (m *SubscriptionManager) subscribe(ctx context.Context, c *mqtt.Conn, p *packet.Subscribe) error {
 	s := m.sessions.SessionOf(c)
 	v5 := c.Version() == packet.V5
+	if v5 && capsOr(m.Caps).SubscriptionIDUnavailable && p.Props != nil && len(p.Props.SubscriptionIDs) > 0 {
+		return &packet.Error{Code: packet.SubscriptionIdentifiersNotSupported, Msg: "SUBSCRIBE with a subscription identifier"} // [MQTT-3.2.2-?]
+	}
 	codes := make([]packet.ReasonCode, len(p.Subscriptions))
 	for i := range p.Subscriptions {
 		codes[i] = m.one(ctx, c, s, p, &p.Subscriptions[i], v5)
@@ -86,6 +94,10 @@ func (m *SubscriptionManager) one(ctx context.Context, c *mqtt.Conn, s *Session,
 	if shared {
 		return fail(packet.SharedSubscriptionsNotSupported)
 	}
+	caps := capsOr(m.Caps)
+	if caps.WildcardUnavailable && strings.ContainsAny(sub.Filter, "+#") {
+		return fail(packet.WildcardSubscriptionsNotSupported)
+	}
 	ok, err := m.auth.AuthorizeSubscribe(ctx, c, sub)
 	if !ok {
 		var rc packet.ReasonCode
@@ -100,7 +112,12 @@ func (m *SubscriptionManager) one(ctx context.Context, c *mqtt.Conn, s *Session,
 	if topic.ValidateFilter(sub.Filter) != nil { // the authorizer may have rewritten it
 		return fail(packet.TopicFilterInvalid)
 	}
-	qos := min(sub.QoS, m.maxQoS())
+	if m.MaxSubscriptions > 0 {
+		if _, replaces := s.subscription(sub.Filter); !replaces && s.subscriptionCount() >= m.MaxSubscriptions {
+			return fail(packet.QuotaExceeded)
+		}
+	}
+	qos := min(sub.QoS, caps.MaximumQoS)
 	rec := store.Subscription{Filter: sub.Filter, QoS: qos, NoLocal: sub.NoLocal,
 		RetainAsPublished: sub.RetainAsPublished, RetainHandling: sub.RetainHandling}
 	if v5 && p.Props != nil && len(p.Props.SubscriptionIDs) > 0 {
@@ -110,13 +127,6 @@ func (m *SubscriptionManager) one(ctx context.Context, c *mqtt.Conn, s *Session,
 		return fail(packet.ImplementationSpecificError)
 	}
 	return packet.ReasonCode(qos)
-}
-
-func (m *SubscriptionManager) maxQoS() packet.QoS {
-	if m.MaximumQoS == 0 {
-		return packet.ExactlyOnce
-	}
-	return m.MaximumQoS
 }
 
 func (m *SubscriptionManager) unsubscribe(ctx context.Context, c *mqtt.Conn, p *packet.Unsubscribe) error {
@@ -193,7 +203,11 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 					return true
 				}
 			}
-			s.Deliver(ctx, msg, min(msg.QoS, rec.QoS), true)
+			d := Delivery{QoS: min(msg.QoS, rec.QoS), Retain: true}
+			if rec.ID != 0 {
+				d.SubIDs = []int{rec.ID}
+			}
+			s.Deliver(ctx, msg, d)
 			return true
 		})
 		if err != nil {

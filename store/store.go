@@ -36,10 +36,27 @@ type Message struct {
 // Expired reports whether the message's MQTT 5 expiry interval has run out
 // at now.
 func (m *Message) Expired(now time.Time) bool {
-	if m.Props == nil || !m.Props.Has(packet.PropMessageExpiry) {
+	if m.Props == nil || m.Props.MessageExpiry == 0 && !m.Props.Has(packet.PropMessageExpiry) {
 		return false
 	}
 	return now.Sub(m.Created) >= time.Duration(m.Props.MessageExpiry)*time.Second
+}
+
+// ExpiryLeft returns the seconds left of the message's MQTT 5 expiry
+// interval at now, and false when it has none.
+func (m *Message) ExpiryLeft(now time.Time) (uint32, bool) {
+	p := m.Props
+	if p == nil || p.MessageExpiry == 0 && !p.Has(packet.PropMessageExpiry) {
+		return 0, false
+	}
+	waited := now.Sub(m.Created) / time.Second
+	if waited <= 0 {
+		return p.MessageExpiry, true
+	}
+	if uint64(waited) >= uint64(p.MessageExpiry) {
+		return 0, true
+	}
+	return p.MessageExpiry - uint32(waited), true
 }
 
 // Subscription is one subscription of a session.
