@@ -45,8 +45,9 @@ type Options struct {
 	// HeartbeatInterval is how often the broker publishes
 	// $SYS/{id}/heartbeat. Default: 60 s.
 	HeartbeatInterval time.Duration
-	// ConnectTimeout is how long a new connection has to send CONNECT.
-	// Default: 30 s.
+	// ConnectTimeout is how long a new connection has to send CONNECT and
+	// be accepted, an enhanced authentication exchange included. Default:
+	// 30 s.
 	ConnectTimeout time.Duration
 	// MaxInflight is the most QoS 1 and 2 messages sent to one client and
 	// not yet acknowledged. Default: 32.
@@ -155,7 +156,7 @@ func New(o *Options) (*Broker, error) {
 		stack.Connection{},
 		keepAlive,
 		b.will,
-		&stack.Authentication{PreConnect: b.preConnect(h), Authenticate: b.authenticate(h)},
+		&stack.Authentication{PreConnect: b.preConnect(h), Authenticate: b.authenticate(h), StartAuth: b.startAuth(h)},
 		b.sessions,
 		&stack.TopicAliases{Caps: caps},
 		&stack.Authorize{Publish: b.authorizePublish(h), Subscribe: b.authorizeSubscribe(h)},

@@ -19,15 +19,30 @@ import (
 // only.
 type Hooks struct {
 	// PreConnect is asked first for every CONNECT, before credentials are
-	// looked at: to refuse by address, by rate, by load. A refusal is sent
-	// as CONNACK with its code (default NotAuthorized), and the connection
-	// closed. The packet may be changed.
+	// looked at: to refuse by address, by rate, by load, or to send the
+	// client elsewhere with a *stack.Redirect. A refusal is sent as CONNACK
+	// with its code (default NotAuthorized), and the connection closed.
+	// The packet may be changed.
 	PreConnect func(ctx context.Context, c *Client, p *packet.Connect) error
-	// Authenticate checks the credentials of a CONNECT. A refusal is sent
-	// as CONNACK with its code (default NotAuthorized, 3.1.1 return code 5;
+	// Authenticate checks the credentials of a CONNECT without an MQTT 5
+	// Authentication Method (those go to StartAuth). A refusal is sent as
+	// CONNACK with its code (default NotAuthorized, 3.1.1 return code 5;
 	// BadUserNameOrPassword is 4, ClientIdentifierNotValid 2,
 	// ServerUnavailable 3). Default: everyone is accepted.
 	Authenticate func(ctx context.Context, c *Client, username string, password []byte) error
+	// StartAuth runs MQTT 5 enhanced authentication (MQTT 5.0 section
+	// 4.12). It is asked for each CONNECT that names an Authentication
+	// Method, instead of Authenticate, and for each re-authentication of
+	// such a client (c.Conn.ConnackCode then reports success); it returns
+	// the exchange that runs method for c, such as a *scram.Exchange of
+	// package auth/scram (see stack.AuthExchange). The exchange's AUTH
+	// packets run before the CONNACK, which carries the method and the
+	// exchange's final data, and the connect timeout covers them; a
+	// failure is sent as CONNACK with its code (default NotAuthorized), or
+	// after a re-authentication as DISCONNECT. Return nil and no error for
+	// a method it does not support: CONNACK 0x8C bad authentication
+	// method. Default: no method is supported.
+	StartAuth func(ctx context.Context, c *Client, method string) (stack.AuthExchange, error)
 	// AuthorizePublish decides each PUBLISH of a client, and each will
 	// before it is published. It may change the packet. A refused PUBLISH
 	// closes the client's connection without telling it why
@@ -81,6 +96,51 @@ func (b *Broker) authenticate(h *Hooks) func(context.Context, *mqtt.Conn, *packe
 			b.events.connectionError(cl, err)
 		}
 		return err
+	}
+}
+
+func (b *Broker) startAuth(h *Hooks) func(context.Context, *mqtt.Conn, string) (stack.AuthExchange, error) {
+	if h.StartAuth == nil {
+		return nil
+	}
+	return func(ctx context.Context, c *mqtt.Conn, method string) (stack.AuthExchange, error) {
+		cl := clientOf(c)
+		ex, err := h.StartAuth(ctx, cl, method)
+		if err != nil {
+			b.authFailed(cl, err)
+			return nil, err
+		}
+		if ex == nil {
+			return nil, nil
+		}
+		return &toldExchange{AuthExchange: ex, b: b, cl: cl}, nil
+	}
+}
+
+// toldExchange tells the listeners of the failure of an exchange, with the
+// exchange's own error.
+type toldExchange struct {
+	stack.AuthExchange
+	b  *Broker
+	cl *Client
+}
+
+func (x *toldExchange) Next(ctx context.Context, data []byte) ([]byte, bool, error) {
+	reply, done, err := x.AuthExchange.Next(ctx, data)
+	if err != nil {
+		x.b.authFailed(x.cl, err)
+	}
+	return reply, done, err
+}
+
+// authFailed tells of a failed authentication, which ends the connection:
+// a ConnectionError before it was accepted, a ClientError after.
+func (b *Broker) authFailed(cl *Client, err error) {
+	cl.told.Store(true)
+	if cl.session != nil {
+		b.events.clientError(cl, err)
+	} else {
+		b.events.connectionError(cl, err)
 	}
 }
 

@@ -23,6 +23,17 @@ var ErrServerClosed = errors.New("mqtt: server closed")
 // Handler.
 var errNoHandler = errors.New("mqtt: Server.Handler is nil")
 
+// PropertiesError is an error that carries, besides its reason code, the
+// properties of the CONNACK or DISCONNECT that tells the peer why its
+// connection ends: a Server Reference with 0x9C use another server or 0x9D
+// server moved (MQTT 5.0 section 4.11), a Reason String, User Properties.
+// Server finds it in an error's chain with errors.As. Properties the packet
+// may not carry make the Server send it without any.
+type PropertiesError interface {
+	error
+	Properties() *packet.Properties
+}
+
 // Server serves MQTT connections, one reader goroutine per connection that
 // calls Handler for each packet in order. The zero value is not usable: set
 // Handler. Its fields must not change once it serves; its methods are safe
@@ -41,7 +52,9 @@ var errNoHandler = errors.New("mqtt: Server.Handler is nil")
 //   - otherwise nothing: MQTT 3 has no way to say why.
 //
 // A code the packet cannot carry is sent as packet.UnspecifiedError. Any
-// other error just closes the connection.
+// other error just closes the connection. An error that is also a
+// PropertiesError adds its properties to that CONNACK or DISCONNECT (MQTT 5
+// only; the 3.x CONNACK has none).
 type Server struct {
 	// Handler serves the packets of every connection. Required.
 	Handler Handler
@@ -217,13 +230,27 @@ func (s *Server) answer(c *Conn, err error) {
 		return
 	}
 	var props *packet.Properties
-	if c.Version() == packet.V5 && c.ProblemInfo() {
-		props = &packet.Properties{ReasonString: err.Error()}
+	if c.Version() == packet.V5 {
+		if pe := PropertiesError(nil); errors.As(err, &pe) {
+			if p := pe.Properties(); p != nil {
+				cp := *p
+				props = &cp
+			}
+		}
+		if c.ProblemInfo() {
+			if props == nil {
+				props = &packet.Properties{}
+			}
+			if props.ReasonString == "" {
+				props.ReasonString = err.Error()
+			}
+		}
 	}
 	code, acked := c.ConnackCode()
 	switch {
 	case timeout && !acked:
-		// No CONNECT in time: nothing to answer.
+		// No CONNECT in time, or no end to its enhanced authentication:
+		// nothing to answer.
 	case !acked && (c.connect.Load() || rc == packet.UnsupportedProtocolVersion):
 		// The only packet a refused client may get [MQTT-3.2.2-6]; for an
 		// unknown protocol level the codec encodes it as 3.1.1 with return
@@ -231,21 +258,35 @@ func (s *Server) answer(c *Conn, err error) {
 		if c.Version() == packet.V5 && !packet.ReasonAllowed(packet.TypeConnack, rc) {
 			rc = packet.UnspecifiedError
 		}
-		ack := &packet.Connack{ReasonCode: rc, Props: props}
-		if c.Connack(ack) == ErrPacketTooLarge {
-			ack.Props = nil // [MQTT-3.2.2-19]: the reason string goes first
-			_ = c.Connack(ack)
-		}
+		sendLess(props, func(props *packet.Properties) error {
+			return c.Connack(&packet.Connack{ReasonCode: rc, Props: props})
+		})
 	case acked && !code.IsError() && c.Version() == packet.V5:
 		if !packet.ReasonAllowed(packet.TypeDisconnect, rc) {
 			rc = packet.UnspecifiedError
 		}
-		d := &packet.Disconnect{ReasonCode: rc, Props: props}
-		if c.Disconnect(d) == ErrPacketTooLarge {
-			d.Props = nil
-			_ = c.Disconnect(d)
+		sendLess(props, func(props *packet.Properties) error {
+			return c.Disconnect(&packet.Disconnect{ReasonCode: rc, Props: props})
+		})
+	}
+}
+
+// sendLess sends answer's CONNACK or DISCONNECT with props, and when that
+// fails with less: without the reason string first, as [MQTT-3.2.2-19] and
+// [MQTT-3.14.2-3] ask of a packet too large for the peer, then without any
+// property (one the packet may not carry). The code alone still says why.
+func sendLess(props *packet.Properties, send func(*packet.Properties) error) {
+	if send(props) == nil || props == nil {
+		return
+	}
+	if props.ReasonString != "" {
+		cp := *props
+		cp.ReasonString = ""
+		if send(&cp) == nil {
+			return
 		}
 	}
+	_ = send(nil)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, so Serve

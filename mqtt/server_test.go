@@ -317,6 +317,30 @@ func TestRefusals(t *testing.T) {
 		send:    [][]byte{connect(packet.V5), {0x30, 0x05, 0x00, 0x01, 't', 0x00, 'x'}},
 		want:    []byte{0x20, 0x03, 0x00, 0x00, 0x00},
 	}, {
+		name:    "properties in CONNACK 5",
+		handler: fail(packet.TypeConnect, withProps{packet.UseAnotherServer, &packet.Properties{ServerReference: "b"}}),
+		version: packet.V5,
+		send:    [][]byte{connect(packet.V5)},
+		want:    []byte{0x20, 0x07, 0x00, 0x9C, 0x04, 0x1C, 0x00, 0x01, 'b'}, // server reference "b"
+	}, {
+		name:    "properties in CONNACK 3.1.1",
+		handler: fail(packet.TypeConnect, withProps{packet.UseAnotherServer, &packet.Properties{ServerReference: "b"}}),
+		version: packet.V311,
+		send:    [][]byte{connect(packet.V311)},
+		want:    []byte{0x20, 0x02, 0x00, 0x03}, // return code 3, server unavailable
+	}, {
+		name:    "properties in DISCONNECT 5",
+		handler: fail(packet.TypePublish, withProps{packet.ServerMoved, &packet.Properties{ServerReference: "b"}}),
+		version: packet.V5,
+		send:    [][]byte{connect(packet.V5), {0x30, 0x05, 0x00, 0x01, 't', 0x00, 'x'}},
+		want:    []byte{0x20, 0x03, 0x00, 0x00, 0x00, 0xE0, 0x06, 0x9D, 0x04, 0x1C, 0x00, 0x01, 'b'},
+	}, {
+		name:    "properties DISCONNECT cannot carry",
+		handler: fail(packet.TypePublish, withProps{packet.NotAuthorized, &packet.Properties{AuthMethod: "x"}}),
+		version: packet.V5,
+		send:    [][]byte{connect(packet.V5), {0x30, 0x05, 0x00, 0x01, 't', 0x00, 'x'}},
+		want:    []byte{0x20, 0x03, 0x00, 0x00, 0x00, 0xE0, 0x02, 0x87, 0x00}, // the code alone
+	}, {
 		name:    "packet too large 5",
 		version: packet.V5,
 		// PUBLISH claiming 2 MiB: over the default limit of 1 MiB
@@ -369,6 +393,16 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 }
+
+// withProps is a refusal that carries properties: an mqtt.PropertiesError.
+type withProps struct {
+	code  packet.ReasonCode
+	props *packet.Properties
+}
+
+func (e withProps) Error() string                  { return e.code.Error() }
+func (e withProps) Unwrap() error                  { return e.code }
+func (e withProps) Properties() *packet.Properties { return e.props }
 
 // refuse accepts every CONNECT and returns code for packets of type t.
 func refuse(t packet.Type, code packet.ReasonCode) mqtt.Handler {

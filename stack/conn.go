@@ -49,13 +49,15 @@ func (Connection) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, nex
 	return next.ServeMQTT(ctx, c, p)
 }
 
-// KeepAlive closes connections that go silent: one without a CONNECT after
-// ConnectTimeout (set its ConnContext as the mqtt.Server's), one quiet for
+// KeepAlive closes connections that go silent: one not accepted within
+// ConnectTimeout, its CONNECT and any enhanced authentication exchange
+// included (set its ConnContext as the mqtt.Server's), one quiet for
 // one and a half times its keep alive [MQTT-3.1.2-24]. It uses the
 // connection's read deadline, no timer of its own, and answers PINGREQ with
 // PINGRESP [MQTT-3.12.4-1].
 type KeepAlive struct {
-	// ConnectTimeout is how long a new connection has to send CONNECT,
+	// ConnectTimeout is how long a new connection has to be accepted
+	// (CONNECT, then AUTH packets while an enhanced authentication runs),
 	// counted from ConnContext; 0 means no limit.
 	ConnectTimeout time.Duration
 	// Expired, if set, is told when a connection's keep alive runs out.
@@ -95,6 +97,15 @@ func (k *KeepAlive) ConnContext(ctx context.Context, rwc io.ReadWriteCloser) con
 func (k *KeepAlive) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	switch p := p.(type) {
 	case *packet.Connect:
+		// The keep alive starts once the connection is accepted: until its
+		// CONNACK, which an enhanced authentication exchange may hold back
+		// for several packets, the connect timeout stays.
+		if err := next.ServeMQTT(ctx, c, p); err != nil {
+			return err
+		}
+		if code, ok := c.ConnackCode(); !ok || code.IsError() {
+			return nil
+		}
 		ka := p.KeepAlive
 		if sk := capsOr(k.Caps).ServerKeepAlive; sk != 0 && p.Version == packet.V5 {
 			// 3.x clients cannot be told, so they keep theirs.
@@ -108,7 +119,7 @@ func (k *KeepAlive) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, n
 			c.SetReadDeadline(time.Now().Add(st.interval))
 		}
 		afterEnd(k.stack, c, func() { k.ended(c) })
-		return next.ServeMQTT(ctx, c, p)
+		return nil
 	case *packet.Pingreq:
 		k.touch(c)
 		return c.Pingresp()
@@ -253,31 +264,62 @@ func (w *LastWill) waitDelay(c *mqtt.Conn, gen uint64, d time.Duration) bool {
 	return s.attached.Load() == gen
 }
 
-// Authentication decides whether a CONNECT is accepted. A refusal ends the
-// connection with a CONNACK carrying the refusal's reason code.
+// Authentication decides whether a CONNECT is accepted, and runs MQTT 5
+// enhanced authentication (MQTT 5.0 section 4.12). A refusal ends the
+// connection with a CONNACK carrying the refusal's reason code (and the
+// properties of a mqtt.PropertiesError, such as a Redirect's).
+//
+// A CONNECT without an Authentication Method goes to PreConnect, then to
+// Authenticate. A CONNECT with one goes to PreConnect, then to the exchange
+// StartAuth returns for the method instead of Authenticate: AUTH packets
+// both ways until the exchange is done (this middleware reads the client's
+// AUTH packets itself: no other one sees them), and the CONNECT is passed on
+// only then, so the middlewares before this one (KeepAlive, LastWill, …)
+// see it once the client is authenticated, and act on it when next returns
+// as for any CONNECT. SessionManager's CONNACK carries the method and the
+// final data (see AuthConnack). Until then the client may send only AUTH or
+// DISCONNECT [MQTT-3.1.2-30]. After CONNACK, a client that named a method
+// may re-authenticate [MQTT-4.12.1-1]: its AUTH packets stop here, a new
+// exchange runs while its other packets flow, and a failure ends the
+// connection with DISCONNECT [MQTT-4.12.1-2].
 type Authentication struct {
 	// PreConnect, if set, is asked first, before the client's credentials
 	// are looked at: to refuse by address, rate or load.
 	PreConnect func(ctx context.Context, c *mqtt.Conn, p *packet.Connect) error
-	// Authenticate, if set, checks the client's credentials. An error that
-	// carries a packet.ReasonCode refuses with that code; any other error
-	// refuses with packet.NotAuthorized. nil accepts everyone.
+	// Authenticate, if set, checks the credentials of a CONNECT without an
+	// Authentication Method. An error that carries a packet.ReasonCode
+	// refuses with that code; any other error refuses with
+	// packet.NotAuthorized. nil accepts everyone.
 	Authenticate func(ctx context.Context, c *mqtt.Conn, p *packet.Connect) error
+	// StartAuth, if set, starts an exchange of an enhanced authentication
+	// method for c: for a CONNECT that names method, or a re-authentication
+	// (c.ConnackCode then reports success). It returns nil and no error
+	// for a method it does not support, which is refused with 0x8C bad
+	// authentication method [MQTT-4.12.0-1]; an error refuses with its
+	// code, packet.NotAuthorized if it has none. nil supports no method.
+	StartAuth func(ctx context.Context, c *mqtt.Conn, method string) (AuthExchange, error)
 }
 
 // Handle implements Middleware.
 func (a *Authentication) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
-	if cp, ok := p.(*packet.Connect); ok {
+	switch cp := p.(type) {
+	case *packet.Connect:
 		if a.PreConnect != nil {
 			if err := a.PreConnect(ctx, c, cp); err != nil {
 				return refusal(err, packet.NotAuthorized)
 			}
 		}
-		if a.Authenticate != nil {
+		if method := authMethod(cp); method != "" {
+			if err := a.connectExchange(ctx, c, cp, method); err != nil {
+				return err
+			}
+		} else if a.Authenticate != nil {
 			if err := a.Authenticate(ctx, c, cp); err != nil {
 				return refusal(err, packet.NotAuthorized)
 			}
 		}
+	case *packet.Auth:
+		return a.reauthenticate(ctx, c, cp)
 	}
 	return next.ServeMQTT(ctx, c, p)
 }
