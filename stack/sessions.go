@@ -194,7 +194,10 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 	var old *mqtt.Conn
 	if s != nil {
 		old = s.Conn()
-		if p.CleanStart {
+		// A session that was to end with its connection (clean session,
+		// expiry 0) is not resumed, even if that end has not been handled
+		// yet; a kept one is, whatever the new connection's expiry.
+		if p.CleanStart || !s.Persistent() {
 			m.discardLocked(ctx, s)
 			s = nil
 		} else {
