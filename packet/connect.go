@@ -158,7 +158,7 @@ func (p *Connect) decode(body []byte, _ byte, _ Version) error {
 		return &Error{Code: UnsupportedProtocolVersion, Msg: fmt.Sprintf("unsupported protocol %q level %d", name, byte(level))}
 	}
 	v := level
-	*p = Connect{Version: v, Props: p.Props}
+	*p = Connect{Version: v, Props: p.Props, Will: p.Will} // reused by DecodeInto
 	flags := d.byte("connect flags")
 	if d.err != nil {
 		return d.err
@@ -185,10 +185,18 @@ func (p *Connect) decode(body []byte, _ byte, _ Version) error {
 		p.Props = nil
 	}
 	p.ClientID = d.string("client identifier")
-	if flags&flagWill != 0 {
-		w := &Will{QoS: willQoS, Retain: flags&flagWillRetain != 0}
+	if flags&flagWill == 0 {
+		p.Will = nil
+	} else {
+		w := p.Will
+		if w == nil {
+			w = new(Will)
+		}
+		*w = Will{QoS: willQoS, Retain: flags&flagWillRetain != 0, Props: w.Props}
 		if v == V5 {
 			decodeProps(&d, &w.Props, typeWill)
+		} else {
+			w.Props = nil
 		}
 		w.Topic = d.string("will topic")
 		if d.err == nil {

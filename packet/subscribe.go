@@ -119,6 +119,20 @@ func (p *Subscribe) Append(dst []byte, v Version) ([]byte, error) {
 	return dst, nil
 }
 
+// countFilters counts the topic filter and options pairs of a SUBSCRIBE
+// payload, as far as their lengths say; the decoder checks the rest.
+func countFilters(b []byte) (n int) {
+	for len(b) >= 2 {
+		skip := 2 + (int(b[0])<<8 | int(b[1])) + 1
+		if skip > len(b) {
+			return n + 1
+		}
+		b = b[skip:]
+		n++
+	}
+	return n
+}
+
 func (p *Subscribe) decode(body []byte, _ byte, v Version) error {
 	d := decoder{b: body}
 	p.ID = d.uint16("packet identifier")
@@ -131,6 +145,12 @@ func (p *Subscribe) decode(body []byte, _ byte, v Version) error {
 		p.Props = nil
 	}
 	subs := p.Subscriptions[:0]
+	// One allocation for the usual SUBSCRIBE, not one per doubling; the
+	// count is bounded, so a hostile packet of empty filters costs no
+	// more than the packet itself.
+	if n := min(countFilters(d.b), 32); cap(subs) < n {
+		subs = make([]Subscription, 0, n)
+	}
 	for len(d.b) > 0 && d.err == nil {
 		s := Subscription{Filter: d.string("topic filter")}
 		opts := d.byte("subscription options")
