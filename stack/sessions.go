@@ -250,7 +250,11 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 		// its close timeout, and the new client should not wait for it.
 		goEnd(m.stack, func() {
 			if old.Version() == packet.V5 {
-				old.Disconnect(&packet.Disconnect{ReasonCode: packet.SessionTakenOver})
+				d := &packet.Disconnect{ReasonCode: packet.SessionTakenOver}
+				if old.ProblemInfo() {
+					d.Props = &packet.Properties{ReasonString: "another connection took the session over"}
+				}
+				old.Disconnect(d)
 			}
 			old.CloseWithCause(ErrSessionTakenOver)
 		})
