@@ -194,6 +194,14 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 	var old *mqtt.Conn
 	if s != nil {
 		old = s.Conn()
+		if old != nil && old.Context().Err() != nil && s.expiry.Load() == 0 {
+			// Its connection has ended, and the session with it: the end
+			// is still on its way (ended), and must not be resumed.
+			m.discardLocked(ctx, s)
+			s, old = nil, nil
+		}
+	}
+	if s != nil {
 		if p.CleanStart {
 			m.discardLocked(ctx, s)
 			s = nil
