@@ -148,15 +148,23 @@ func willConnect(id, topic string, delay, expiry uint32) *packet.Connect {
 		}}}
 }
 
+// watchWills starts a broker and a client subscribed to the wills of the
+// tests, on will/#.
+func watchWills(t *testing.T) (string, *brokertest.Client) {
+	t.Helper()
+	_, addr := startBroker(t, nil)
+	watch, _ := connect5(t, addr, "watch", true, nil)
+	subscribeQoS1(t, watch, "will/#")
+	return addr, watch
+}
+
 // TestV5WillDelay: a will waits its delay after an unclean end, is not
 // sent if the client resumes its session meanwhile, and goes at once when
 // the session ends first [MQTT-3.1.3-9]. It carries its properties, but not
 // the delay.
 func TestV5WillDelay(t *testing.T) {
 	t.Run("sent after the delay", func(t *testing.T) {
-		_, addr := startBroker(t, nil)
-		watch, _ := connect5(t, addr, "watch", true, nil)
-		subscribeQoS1(t, watch, "will/#")
+		addr, watch := watchWills(t)
 		c := brokertest.MustConnect(t, addr, willConnect("dies", "will/dies", 2, 60))
 		c.Close() // no DISCONNECT
 		dropped := time.Now()
@@ -177,9 +185,7 @@ func TestV5WillDelay(t *testing.T) {
 	})
 
 	t.Run("cancelled by a reconnection", func(t *testing.T) {
-		_, addr := startBroker(t, nil)
-		watch, _ := connect5(t, addr, "watch", true, nil)
-		subscribeQoS1(t, watch, "will/#")
+		addr, watch := watchWills(t)
 		c := brokertest.MustConnect(t, addr, willConnect("back", "will/back", 2, 60))
 		c.Close()
 		_, ack := connect5(t, addr, "back", false, expiring(60))
@@ -194,9 +200,7 @@ func TestV5WillDelay(t *testing.T) {
 	})
 
 	t.Run("sent when the session expires first", func(t *testing.T) {
-		_, addr := startBroker(t, nil)
-		watch, _ := connect5(t, addr, "watch", true, nil)
-		subscribeQoS1(t, watch, "will/#")
+		addr, watch := watchWills(t)
 		c := brokertest.MustConnect(t, addr, willConnect("short", "will/short", 10, 1))
 		c.Close()
 		dropped := time.Now()
@@ -211,9 +215,7 @@ func TestV5WillDelay(t *testing.T) {
 	})
 
 	t.Run("session expiry 0: sent at once", func(t *testing.T) {
-		_, addr := startBroker(t, nil)
-		watch, _ := connect5(t, addr, "watch", true, nil)
-		subscribeQoS1(t, watch, "will/#")
+		addr, watch := watchWills(t)
 		c := brokertest.MustConnect(t, addr, willConnect("now", "will/now", 10, 0))
 		c.Close()
 		dropped := time.Now()
