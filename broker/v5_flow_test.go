@@ -146,3 +146,36 @@ func TestV5PubrecFailure(t *testing.T) {
 	sub.Ack(second)
 	sub.ExpectNothing(quiet)
 }
+
+// TestV5ReceiveMaximumLowerOnReturn: a client back with a lower Receive
+// Maximum than it had is sent again only as many unacknowledged messages as
+// it now takes [MQTT-3.3.4-9]; the rest follow as it acknowledges.
+func TestV5ReceiveMaximumLowerOnReturn(t *testing.T) {
+	_, addr := startBroker(t, nil)
+	sub, _ := connect5(t, addr, "shrinks", false, &packet.Properties{SessionExpiry: 60, ReceiveMaximum: 4})
+	subscribeQoS1(t, sub, "rml/t")
+	var ps []*packet.Publish
+	for i := range 5 {
+		ps = append(ps, &packet.Publish{Topic: "rml/t", QoS: 1, Payload: fmt.Appendf(nil, "m%d", i)})
+	}
+	publishRaw(t, addr, ps...)
+	expectPublishes(t, sub, "m0", "m1", "m2", "m3") // none acknowledged
+	sub.Close()
+
+	sub, ack := connect5(t, addr, "shrinks", false, &packet.Properties{SessionExpiry: 60, ReceiveMaximum: 2})
+	if !ack.SessionPresent {
+		t.Fatal("session not present")
+	}
+	window := expectPublishes(t, sub, "m0", "m1")
+	if !window[0].Dup || !window[1].Dup {
+		t.Error("unacknowledged messages sent again without DUP [MQTT-4.4.0-1]")
+	}
+	for i := 2; i < 5; i++ {
+		sub.Puback(&packet.Puback{ID: window[0].ID})
+		window = append(window[1:], expectPublishes(t, sub, fmt.Sprintf("m%d", i))...)
+	}
+	for _, p := range window {
+		sub.Puback(&packet.Puback{ID: p.ID})
+	}
+	sub.ExpectNothing(quiet)
+}
