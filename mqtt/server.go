@@ -354,7 +354,11 @@ func (s *Server) stop(force bool) error {
 // goAway starts closing c for a server that stops, and does not wait.
 func goAway(c *Conn) {
 	if code, ok := c.ConnackCode(); ok && !code.IsError() && c.Version() == packet.V5 {
-		_ = c.Disconnect(&packet.Disconnect{ReasonCode: packet.ServerShuttingDown})
+		d := &packet.Disconnect{ReasonCode: packet.ServerShuttingDown}
+		if c.ProblemInfo() {
+			d.Props = &packet.Properties{ReasonString: "server shutting down"}
+		}
+		_ = c.Disconnect(d)
 	}
 	c.shutdown(ErrServerClosed, true)
 }

@@ -59,7 +59,22 @@ func (a *TopicAliases) resolve(c *mqtt.Conn, p *packet.Publish) error {
 		aliases[alias] = string([]byte(p.Topic))
 	}
 	// The alias is the client's, for this connection only
-	// [MQTT-3.3.2-7]: it does not travel with the message.
-	p.Props.TopicAlias = 0
+	// [MQTT-3.3.2-7]: it does not travel with the message. (Zeroing it
+	// would not do: decoded, it stays marked present.)
+	p.Props = messageProps(p.Props)
 	return nil
+}
+
+// messageProps returns the properties of p that an application message
+// carries to its subscribers (MQTT 5 §3.3.2.3), as a new Properties: not
+// a topic alias, a subscription identifier or a will delay interval.
+func messageProps(p *packet.Properties) *packet.Properties {
+	m := &packet.Properties{PayloadFormat: p.PayloadFormat, MessageExpiry: p.MessageExpiry,
+		ContentType: p.ContentType, ResponseTopic: p.ResponseTopic, CorrelationData: p.CorrelationData, User: p.User}
+	for _, id := range []packet.PropID{packet.PropPayloadFormat, packet.PropMessageExpiry} {
+		if p.Has(id) {
+			m.Include(id) // their 0 is not their absence
+		}
+	}
+	return m
 }

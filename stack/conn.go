@@ -240,9 +240,9 @@ func willProps(p *packet.Properties) (*packet.Properties, time.Duration) {
 	if p == nil || p.WillDelay == 0 {
 		return p, 0
 	}
-	cp := *p
-	cp.WillDelay = 0
-	return &cp, time.Duration(p.WillDelay) * time.Second
+	// A copy with WillDelay 0 would still mark it present, as decoded,
+	// and no PUBLISH may carry it: the message gets its own properties.
+	return messageProps(p), time.Duration(p.WillDelay) * time.Second
 }
 
 // waitDelay waits out a will's delay after c ended, and reports whether the

@@ -194,10 +194,15 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 	var old *mqtt.Conn
 	if s != nil {
 		old = s.Conn()
-		// A session that was to end with its connection (clean session,
-		// expiry 0) is not resumed, even if that end has not been handled
-		// yet; a kept one is, whatever the new connection's expiry.
-		if p.CleanStart || !s.Persistent() {
+		if old != nil && old.Context().Err() != nil && s.expiry.Load() == 0 {
+			// Its connection has ended, and the session with it: the end
+			// is still on its way (ended), and must not be resumed.
+			m.discardLocked(ctx, s)
+			s, old = nil, nil
+		}
+	}
+	if s != nil {
+		if p.CleanStart {
 			m.discardLocked(ctx, s)
 			s = nil
 		} else {
@@ -239,7 +244,6 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 			out.aliases = make(map[string]uint16)
 		}
 	}
-	AuthConnack(c, ack)
 	sessionKey.Set(c, s)
 	err := c.Connack(ack)
 	if err == nil {
@@ -254,7 +258,11 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 		// its close timeout, and the new client should not wait for it.
 		goEnd(m.stack, func() {
 			if old.Version() == packet.V5 {
-				old.Disconnect(&packet.Disconnect{ReasonCode: packet.SessionTakenOver})
+				d := &packet.Disconnect{ReasonCode: packet.SessionTakenOver}
+				if old.ProblemInfo() {
+					d.Props = &packet.Properties{ReasonString: "another connection took the session over"}
+				}
+				old.Disconnect(d)
 			}
 			old.CloseWithCause(ErrSessionTakenOver)
 		})

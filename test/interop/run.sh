@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop with MQTT clients of other languages, against the real daemon over
 # real sockets: Mosquitto's mosquitto_pub and mosquitto_sub (C, over TCP) and
-# MQTT.js (Node.js, over TCP and WebSocket, see mqttjs.js), MQTT 3.1.1.
+# MQTT.js (Node.js, over TCP and WebSocket, see mqttjs.js), MQTT 3.1.1 and 5.
 #
 # It builds cmd/midge, starts it on free loopback ports (port 0: the daemon
 # logs the ports it got), runs each check, and prints one line per check and
@@ -189,6 +189,8 @@ else
 		check "MQTT.js $url: publish and subscribe at QoS 0, 1, 2" mqttjs pubsub "$url"
 		check "MQTT.js $url: retained message, set and cleared" mqttjs retained "$url"
 		check "MQTT.js $url: will on a dropped connection" mqttjs will "$url"
+		check "MQTT.js 5 $url: user properties and a subscription identifier" mqttjs v5props "$url"
+		check "MQTT.js 5 $url: request/response with response topic and correlation data" mqttjs v5rpc "$url"
 	done
 fi
 
