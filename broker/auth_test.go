@@ -85,21 +85,21 @@ func (a *scramAuther) verify(data []byte) error {
 	return err
 }
 
-// pahoClient is a paho.golang MQTT 5 client over TCP, disconnected when
+// authPaho is a paho.golang MQTT 5 client over TCP, disconnected when
 // the test ends.
-type pahoClient struct {
+type authPaho struct {
 	*paho.Client
 	auther *scramAuther
 	disc   chan *paho.Disconnect // the broker's DISCONNECT
 }
 
-func dialPaho(t *testing.T, addr string, received chan<- paho.PublishReceived) *pahoClient {
+func dialAuthPaho(t *testing.T, addr string, received chan<- paho.PublishReceived) *authPaho {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc := &pahoClient{auther: &scramAuther{}, disc: make(chan *paho.Disconnect, 1)}
+	pc := &authPaho{auther: &scramAuther{}, disc: make(chan *paho.Disconnect, 1)}
 	cfg := paho.ClientConfig{Conn: nc, AuthHandler: pc.auther,
 		OnServerDisconnect: func(d *paho.Disconnect) { pc.disc <- d },
 		OnClientError:      func(error) {}}
@@ -123,7 +123,7 @@ func ctxFor(t *testing.T) context.Context {
 
 // connectSCRAM connects pc as user with password over SCRAM-SHA-256 and
 // returns the CONNACK and paho's error.
-func (pc *pahoClient) connectSCRAM(t *testing.T, id, user, password string) (*paho.Connack, error) {
+func (pc *authPaho) connectSCRAM(t *testing.T, id, user, password string) (*paho.Connack, error) {
 	return pc.Connect(ctxFor(t), &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30,
 		Properties: &paho.ConnectProperties{AuthMethod: scram.Method, AuthData: pc.auther.start(user, password)}})
 }
@@ -132,7 +132,7 @@ func TestEnhancedAuthSCRAM(t *testing.T) {
 	b, addr := scramBroker(t, nil)
 	ev := record(b)
 	received := make(chan paho.PublishReceived, 1)
-	pc := dialPaho(t, addr, received)
+	pc := dialAuthPaho(t, addr, received)
 	ack, err := pc.connectSCRAM(t, "scram-1", "alice", "secret")
 	if err != nil {
 		t.Fatalf("Connect: %v (%v)", err, ack)
@@ -216,7 +216,7 @@ func TestEnhancedAuthRefused(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			pc := dialPaho(t, addr, nil)
+			pc := dialAuthPaho(t, addr, nil)
 			ack, err := pc.Connect(ctxFor(t), &paho.Connect{ClientID: tc.id, CleanStart: true,
 				Properties: &paho.ConnectProperties{AuthMethod: tc.method, AuthData: pc.auther.start(tc.user, tc.password)}})
 			if err == nil || ack == nil || ack.ReasonCode != byte(tc.want) {
@@ -462,7 +462,7 @@ func TestRedirect(t *testing.T) {
 		{"moved", "new.example:1883", packet.ServerMoved},
 	} {
 		t.Run("MQTT 5/"+tc.id, func(t *testing.T) {
-			pc := dialPaho(t, addr, nil)
+			pc := dialAuthPaho(t, addr, nil)
 			ack, err := pc.Connect(ctxFor(t), &paho.Connect{ClientID: tc.id, CleanStart: true})
 			if err == nil || ack == nil || ack.ReasonCode != byte(tc.want) || ack.Properties == nil || ack.Properties.ServerReference != tc.server {
 				t.Fatalf("Connect: %v, %v; want CONNACK %v with server reference %q", ack, err, tc.want, tc.server)

@@ -14,9 +14,10 @@ import (
 )
 
 // TestV5ConnackDefaults: a broker with default capabilities announces only
-// what differs from a client's assumptions: its maximum packet size, and
-// nothing of QoS, retain, wildcards, subscription identifiers, shared
-// subscriptions or receive maximum (absent means available / 65,535).
+// what differs from a client's assumptions: its maximum packet size and its
+// 10 topic aliases, and nothing of QoS, retain, wildcards, subscription
+// identifiers, shared subscriptions or receive maximum (absent means
+// available / 65,535).
 func TestV5ConnackDefaults(t *testing.T) {
 	_, addr := startBroker(t, nil)
 	_, ack := connect5(t, addr, "defaults", true, nil)
@@ -27,9 +28,12 @@ func TestV5ConnackDefaults(t *testing.T) {
 	if p.MaximumPacketSize != 1<<20 {
 		t.Errorf("Maximum Packet Size %d, want %d", p.MaximumPacketSize, 1<<20)
 	}
+	if p.TopicAliasMaximum != 10 {
+		t.Errorf("Topic Alias Maximum %d, want 10", p.TopicAliasMaximum)
+	}
 	for _, id := range []packet.PropID{packet.PropMaximumQoS, packet.PropRetainAvailable, packet.PropWildcardSubAvailable,
 		packet.PropSubscriptionIDAvailable, packet.PropSharedSubAvailable, packet.PropReceiveMaximum,
-		packet.PropTopicAliasMaximum, packet.PropAssignedClientID, packet.PropSessionExpiry,
+		packet.PropAssignedClientID, packet.PropSessionExpiry,
 		packet.PropServerKeepAlive, packet.PropResponseInfo} {
 		if p.Has(id) {
 			t.Errorf("CONNACK has %v: %+v", id, p)
@@ -40,7 +44,7 @@ func TestV5ConnackDefaults(t *testing.T) {
 // TestV5ConnackCapabilities: every capability is announced as configured
 // (MQTT 5 §3.2.2.3), the broker assigns an identifier to a client that
 // sent none [MQTT-3.2.2-16], and a capped session expiry interval is told
-// [MQTT-3.2.2-?]. paho.golang reads the same.
+// (MQTT 5 §3.2.2.3.2). paho.golang reads the same.
 func TestV5ConnackCapabilities(t *testing.T) {
 	caps := capsWith(func(c *stack.Capabilities) {
 		c.MaximumQoS = packet.AtLeastOnce

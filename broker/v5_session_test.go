@@ -94,7 +94,7 @@ func TestV5SessionExpiry(t *testing.T) {
 		c, _ := connect5(t, addr, "s-then-0", false, expiring(60))
 		subscribeQoS1(t, c, "se/t")
 		d := &packet.Disconnect{Props: &packet.Properties{}}
-		d.Props.Include(packet.PropSessionExpiry) // [MQTT-3.14.2-?]: 0, present
+		d.Props.Include(packet.PropSessionExpiry) // MQTT 5 §3.14.2.2.2: 0, present
 		c.Disconnect(d)
 		c.ExpectClosed()
 		waitNoSession(t, b, "s-then-0")

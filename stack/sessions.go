@@ -244,6 +244,7 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 			out.aliases = make(map[string]uint16)
 		}
 	}
+	AuthConnack(c, ack)
 	sessionKey.Set(c, s)
 	err := c.Connack(ack)
 	if err == nil {
