@@ -354,6 +354,10 @@ func TestSharedNoRetainedOnSubscribe(t *testing.T) {
 	_, addr := startBroker(t, nil)
 	p := connect(t, addr, "p", packet.V311, true)
 	p.MustPublish(&packet.Publish{Topic: "t", Payload: []byte("kept"), QoS: 1, ID: 1, Retain: true})
+	// A topic name may start with "$share/" too: its retained message
+	// matches the shared filter read as a plain one, and must not be sent
+	// either.
+	p.MustPublish(&packet.Publish{Topic: "$share/g/t", Payload: []byte("odd"), QoS: 1, ID: 2, Retain: true})
 	m := connect5(t, addr, "m", nil)
 	share(t, m, 1, "$share/g/t", packet.AtLeastOnce)
 	m.ExpectNothing(shareQuiet)

@@ -84,7 +84,9 @@ type Router struct {
 	Store store.Store
 	// Bus carries messages between broker instances. Required.
 	Bus mq.Bus
-	// Forward, if set, is asked per subscriber before each delivery.
+	// Forward, if set, is asked per subscriber before each delivery; for a
+	// shared subscription, for the member picked (nil then drops the
+	// message for the whole group).
 	Forward ForwardFunc
 	// Delivered, if set, is told of each delivery error (a session's queue
 	// limit, mostly).

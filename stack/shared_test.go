@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -106,6 +107,47 @@ func TestShareSubscribeInvalid(t *testing.T) {
 	}
 	if r.Count() != 0 {
 		t.Fatalf("Count %d after invalid subscriptions, want 0", r.Count())
+	}
+}
+
+func TestShareGroupConcurrent(t *testing.T) {
+	// Members come and go while messages are routed: with one member there
+	// throughout, every message reaches exactly one member.
+	ctx := context.Background()
+	r := newTestRouter(t)
+	const filter = "$share/g/t"
+	stay := new(counter)
+	r.Subscribe(ctx, stay, store.Subscription{Filter: filter, QoS: 1})
+	churn := []*counter{new(counter), new(counter), new(counter)}
+	const publishers, each = 4, 500
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			c := churn[i%len(churn)]
+			r.Subscribe(ctx, c, store.Subscription{Filter: filter, QoS: 1})
+			r.Unsubscribe(ctx, c, filter)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range publishers {
+		wg.Go(func() {
+			for range each {
+				r.route(ctx, &store.Message{Topic: "t", QoS: 1})
+			}
+		})
+	}
+	wg.Wait()
+	<-done
+	total := stay.n.Load()
+	for _, c := range churn {
+		total += c.n.Load()
+	}
+	if total != publishers*each {
+		t.Fatalf("%d deliveries for %d messages", total, publishers*each)
+	}
+	if r.Count() != 1 {
+		t.Fatalf("Count %d, want 1", r.Count())
 	}
 }
 
