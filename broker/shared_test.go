@@ -381,6 +381,21 @@ func TestSharedNoLocalIsProtocolError(t *testing.T) {
 	c.ExpectClosed()
 }
 
+func TestSharedUnavailableOption(t *testing.T) {
+	caps := stack.DefaultCapabilities()
+	caps.SharedUnavailable = true
+	_, addr := startBroker(t, &Options{Capabilities: &caps})
+	for _, tc := range []struct {
+		v    packet.Version
+		want packet.ReasonCode
+	}{{packet.V5, packet.SharedSubscriptionsNotSupported}, {packet.V311, packet.UnspecifiedError}} {
+		c := brokertest.MustConnect(t, addr, &packet.Connect{Version: tc.v, ClientID: fmt.Sprint("c", tc.v), CleanStart: true})
+		if ack := c.MustSubscribe(1, packet.Subscription{Filter: "$share/g/t", QoS: 1}); ack.Reasons[0] != tc.want {
+			t.Errorf("%v: SUBACK %v, want %v", tc.v, ack.Reasons[0], tc.want)
+		}
+	}
+}
+
 func TestSharedStrategyOption(t *testing.T) {
 	last := stack.ShareStrategyFunc(func(_ string, members []stack.Subscriber, _ uint64, _ *store.Message) int {
 		return len(members) - 1
