@@ -23,9 +23,9 @@ import (
 // comes, once what should come has.
 const shareQuiet = 300 * time.Millisecond
 
-// connect5 connects a raw MQTT 5 client with a clean start; props, if
+// member5 connects a raw MQTT 5 client with a clean start; props, if
 // given, are the CONNECT's properties.
-func connect5(t *testing.T, addr, id string, props *packet.Properties) *brokertest.Client {
+func member5(t *testing.T, addr, id string, props *packet.Properties) *brokertest.Client {
 	t.Helper()
 	return brokertest.MustConnect(t, addr, &packet.Connect{Version: packet.V5, ClientID: id, CleanStart: true, Props: props})
 }
@@ -133,9 +133,9 @@ func wantAll(t *testing.T, got []string, n int) {
 
 func TestSharedEachMessageToOneMember(t *testing.T) {
 	_, addr := startBroker(t, nil)
-	a := connect5(t, addr, "a", nil)
+	a := member5(t, addr, "a", nil)
 	b := connect(t, addr, "b", packet.V311, true)
-	c := connect5(t, addr, "c", nil)
+	c := member5(t, addr, "c", nil)
 	other := connect(t, addr, "other", packet.V311, true) // a second group on the same filter
 	plain := connect(t, addr, "plain", packet.V311, true) // a non-shared subscription
 	for _, m := range []*brokertest.Client{a, b, c} {
@@ -163,7 +163,7 @@ func TestSharedAndNonSharedOverlap(t *testing.T) {
 	// gets a copy through each (MQTT 5 §4.8.2): they are two
 	// subscriptions, not overlapping ones of one kind [MQTT-3.3.4-2].
 	_, addr := startBroker(t, nil)
-	c := connect5(t, addr, "both", nil)
+	c := member5(t, addr, "both", nil)
 	share(t, c, 1, "t", packet.AtLeastOnce)
 	share(t, c, 2, "$share/g/t", packet.AtLeastOnce)
 	const n = 4
@@ -179,7 +179,7 @@ func TestSharedQoSPerMember(t *testing.T) {
 	_, addr := startBroker(t, nil)
 	var members []*brokertest.Client
 	for q := range packet.QoS(3) {
-		m := connect5(t, addr, fmt.Sprintf("q%d", q), nil)
+		m := member5(t, addr, fmt.Sprintf("q%d", q), nil)
 		share(t, m, 1, "$share/g/t", q)
 		members = append(members, m)
 	}
@@ -205,7 +205,7 @@ func TestSharedSubscriptionIdentifiers(t *testing.T) {
 	_, addr := startBroker(t, nil)
 	var members []*brokertest.Client
 	for i, id := range []int{7, 8} {
-		m := connect5(t, addr, fmt.Sprint("m", i), nil)
+		m := member5(t, addr, fmt.Sprint("m", i), nil)
 		if err := m.Subscribe(&packet.Subscribe{ID: 1, Props: &packet.Properties{SubscriptionIDs: []int{id}},
 			Subscriptions: []packet.Subscription{{Filter: "$share/g/t", QoS: 1}}}); err != nil {
 			t.Fatal(err)
@@ -226,7 +226,7 @@ func TestSharedRedeliveredWhenMemberSessionEnds(t *testing.T) {
 	// MQTT 5 §4.8.2: a QoS 1 message whose member's session ends before it
 	// acknowledged the message should go to another member.
 	_, addr := startBroker(t, nil)
-	a := connect5(t, addr, "a", nil) // session expiry 0: ends with its connection
+	a := member5(t, addr, "a", nil) // session expiry 0: ends with its connection
 	b := connect(t, addr, "b", packet.V311, true)
 	share(t, a, 1, "$share/g/t", packet.AtLeastOnce)
 	share(t, b, 1, "$share/g/t", packet.AtLeastOnce)
@@ -253,8 +253,8 @@ func TestSharedQoS2SentIsNotRedelivered(t *testing.T) {
 	// [MQTT-4.8.2-5]: a QoS 2 message sent to a member whose session ends
 	// before the flow completes goes to no other member.
 	_, addr := startBroker(t, nil)
-	a := connect5(t, addr, "a", nil)
-	b := connect5(t, addr, "b", nil)
+	a := member5(t, addr, "a", nil)
+	b := member5(t, addr, "b", nil)
 	share(t, a, 1, "$share/g/t", packet.ExactlyOnce)
 	share(t, b, 1, "$share/g/t", packet.ExactlyOnce)
 	const n = 4
@@ -305,7 +305,7 @@ func TestSharedOfflineMemberKeepsItsMessages(t *testing.T) {
 func TestSharedUnsubscribeLeavesGroup(t *testing.T) {
 	_, addr := startBroker(t, nil)
 	// a takes one message in flight at a time: the rest wait in its queue.
-	a := connect5(t, addr, "a", &packet.Properties{ReceiveMaximum: 1})
+	a := member5(t, addr, "a", &packet.Properties{ReceiveMaximum: 1})
 	share(t, a, 1, "$share/g/t", packet.AtLeastOnce)
 	publishN(t, addr, "t", packet.AtLeastOnce, 3)
 	first := a.NextPublish()
@@ -336,7 +336,7 @@ func TestSharedFullWindowPassedOver(t *testing.T) {
 	// A member whose in-flight window is full is passed over while another
 	// has room: a slow member is not given more than it takes.
 	_, addr := startBroker(t, nil)
-	a := connect5(t, addr, "a", &packet.Properties{ReceiveMaximum: 2})
+	a := member5(t, addr, "a", &packet.Properties{ReceiveMaximum: 2})
 	b := connect(t, addr, "b", packet.V311, true)
 	share(t, a, 1, "$share/g/t", packet.AtLeastOnce)
 	share(t, b, 1, "$share/g/t", packet.AtLeastOnce)
@@ -358,7 +358,7 @@ func TestSharedNoRetainedOnSubscribe(t *testing.T) {
 	// matches the shared filter read as a plain one, and must not be sent
 	// either.
 	p.MustPublish(&packet.Publish{Topic: "$share/g/t", Payload: []byte("odd"), QoS: 1, ID: 2, Retain: true})
-	m := connect5(t, addr, "m", nil)
+	m := member5(t, addr, "m", nil)
 	share(t, m, 1, "$share/g/t", packet.AtLeastOnce)
 	m.ExpectNothing(shareQuiet)
 	// It is there: a plain subscription gets it.
@@ -371,7 +371,7 @@ func TestSharedNoRetainedOnSubscribe(t *testing.T) {
 func TestSharedNoLocalIsProtocolError(t *testing.T) {
 	// [MQTT-3.8.3-4]
 	_, addr := startBroker(t, nil)
-	c := connect5(t, addr, "c", nil)
+	c := member5(t, addr, "c", nil)
 	if err := c.Subscribe(&packet.Subscribe{ID: 1, Subscriptions: []packet.Subscription{{Filter: "$share/g/t", QoS: 1, NoLocal: true}}}); err != nil {
 		t.Fatal(err)
 	}
