@@ -75,6 +75,10 @@ type Options struct {
 	// MaxSubscriptions bounds the subscriptions of one session; one more is
 	// refused in SUBACK (MQTT 5: 0x97 quota exceeded). Default: no bound.
 	MaxSubscriptions int
+	// ShareStrategy picks the member of a shared subscription's group
+	// ("$share/{ShareName}/{filter}") each message goes to. Default:
+	// stack.ShareRoundRobin; stack.ShareRandom is the other built in.
+	ShareStrategy stack.ShareStrategy
 	// Logger receives the broker's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Hooks customise the broker's decisions.
@@ -137,7 +141,7 @@ func New(o *Options) (*Broker, error) {
 	}
 	b.caps.MaximumPacketSize = uint32(or(b.opts.MaxPacketSize, mqtt.DefaultMaxPacketSize))
 	caps := &b.caps
-	b.router = &stack.Router{Store: b.st, Bus: b.bus, Forward: b.forward,
+	b.router = &stack.Router{Store: b.st, Bus: b.bus, Forward: b.forward, Share: b.opts.ShareStrategy,
 		Delivered: func(stack.Subscriber, *Message, error) {}}
 	b.sessions = &stack.SessionManager{
 		Store:             b.st,

@@ -32,6 +32,10 @@ type Delivery struct {
 	// subscriptions that have one [MQTT-3.3.4-3]; nil for none. The slice
 	// belongs to the caller: keep a copy, not the slice.
 	SubIDs []int
+
+	// via is the share group the message came through, nil for none: a
+	// session that ends hands such messages back to their group.
+	via *shareGroup
 }
 
 // Relayer is the callback that takes a published message into the broker:
@@ -70,23 +74,38 @@ type ForwardFunc func(ctx context.Context, to Subscriber, m *store.Message) *sto
 //
 // It delivers one copy per subscriber, at the highest QoS of its matching
 // subscriptions [MQTT-3.3.5-1], and never more than the QoS published
-// [MQTT-3.8.4-8].
+// [MQTT-3.8.4-8]. A shared subscription, "$share/{ShareName}/{filter}",
+// joins its subscriber to a share group, which gets one copy of each
+// message its filter matches and gives it to one member (see
+// ShareStrategy). A client with a shared and a non-shared subscription
+// that both match may receive the message through each (MQTT 5 §4.8.2).
 type Router struct {
 	// Store keeps retained messages. Required.
 	Store store.Store
 	// Bus carries messages between broker instances. Required.
 	Bus mq.Bus
-	// Forward, if set, is asked per subscriber before each delivery.
+	// Forward, if set, is asked per subscriber before each delivery; for a
+	// shared subscription, for the member picked (nil then drops the
+	// message for the whole group).
 	Forward ForwardFunc
 	// Delivered, if set, is told of each delivery error (a session's queue
 	// limit, mostly).
 	Delivered func(to Subscriber, m *store.Message, err error)
+	// Share picks the member of a share group each message goes to. nil
+	// means ShareRoundRobin.
+	Share ShareStrategy
 
 	tree    topic.Tree[Subscriber, store.Subscription]
 	once    sync.Once
 	unsub   func()
 	err     error
 	scratch sync.Pool // *matches
+
+	// shareMu guards the fields below. Lock order: before the tree's, and
+	// never held while a Session's is taken.
+	shareMu sync.Mutex
+	groups  map[string]*shareGroup // by "$share/{ShareName}/{filter}"
+	members int                    // subscriptions in all groups
 }
 
 // matches collects one message's deliveries, one per subscriber.
@@ -155,6 +174,10 @@ func (r *Router) route(ctx context.Context, m *store.Message) {
 		ms.add(to, sub)
 	})
 	for _, d := range ms.list {
+		if g, ok := d.to.(*shareGroup); ok {
+			g.deliver(ctx, m) // Forward is asked for the member it picks
+			continue
+		}
 		qos := min(d.qos, m.QoS)
 		msg := m
 		if r.Forward != nil {
@@ -238,22 +261,29 @@ func (r *Router) Subscribe(ctx context.Context, to Subscriber, sub store.Subscri
 	if err := r.Start(); err != nil {
 		return false, err
 	}
-	s, isSession := to.(*Session)
-	if isSession {
-		s.inTree.Add(1) // before the tree has it: see Session.inTree
+	_, filter, shared, err := topic.ParseShared(sub.Filter)
+	if err != nil {
+		return false, err
 	}
-	existed := !r.tree.Add(sub.Filter, to, sub)
-	if isSession {
-		if existed {
+	s, isSession := to.(*Session)
+	var existed bool
+	if shared {
+		existed = r.join(filter, to, sub)
+	} else {
+		if isSession {
+			s.inTree.Add(1) // before the tree has it: see Session.inTree
+		}
+		existed = !r.tree.Add(sub.Filter, to, sub)
+		if isSession && existed {
 			s.inTree.Add(-1) // replaced, not added
 		}
+	}
+	if isSession {
 		if !s.addSub(sub) {
 			// The session was discarded meanwhile (a clean takeover), and
 			// its subscriptions with it: this one too, or it would stay
 			// in the tree for good. Its connection is closing.
-			if r.tree.Remove(sub.Filter, s) {
-				s.inTree.Add(-1)
-			}
+			r.remove(context.Background(), s, sub.Filter)
 			return existed, errSessionEnded
 		}
 		if st := s.store(); st != nil {
@@ -271,11 +301,8 @@ var errSessionEnded = errors.New("stack: session ended")
 
 // Unsubscribe implements Subscriptions.
 func (r *Router) Unsubscribe(ctx context.Context, to Subscriber, filter string) (bool, error) {
-	existed := r.tree.Remove(filter, to)
+	existed := r.remove(ctx, to, filter)
 	if s, ok := to.(*Session); ok {
-		if existed {
-			s.inTree.Add(-1) // after the tree lost it
-		}
 		s.removeSub(filter)
 		if st := s.store(); existed && st != nil {
 			if err := st.RemoveSubscriptions(ctx, s.ID, []string{filter}); err != nil {
@@ -288,12 +315,23 @@ func (r *Router) Unsubscribe(ctx context.Context, to Subscriber, filter string) 
 
 // UnsubscribeAll implements Subscriptions. The store is not told: a session
 // that ends is deleted from it whole.
-func (r *Router) UnsubscribeAll(_ context.Context, s *Session) {
+func (r *Router) UnsubscribeAll(ctx context.Context, s *Session) {
 	for _, sub := range s.Subscriptions() {
-		if r.tree.Remove(sub.Filter, s) {
-			s.inTree.Add(-1)
-		}
+		r.remove(ctx, s, sub.Filter)
 	}
+}
+
+// remove takes the subscription of to with filter out of the tree, or out
+// of its share group, and reports whether there was one.
+func (r *Router) remove(ctx context.Context, to Subscriber, filter string) bool {
+	if isShared(filter) {
+		return r.leave(ctx, to, filter)
+	}
+	existed := r.tree.Remove(filter, to)
+	if s, ok := to.(*Session); ok && existed {
+		s.inTree.Add(-1) // after the tree lost it
+	}
+	return existed
 }
 
 // StoreRetained implements Retainer.
@@ -306,5 +344,10 @@ func (r *Router) MatchRetained(ctx context.Context, filter string, fn func(*stor
 	return r.Store.MatchRetained(ctx, filter, fn)
 }
 
-// Count returns the number of subscriptions the router holds.
-func (r *Router) Count() int { return r.tree.Len() }
+// Count returns the number of subscriptions the router holds, each member
+// of a share group counted.
+func (r *Router) Count() int {
+	r.shareMu.Lock()
+	defer r.shareMu.Unlock()
+	return r.tree.Len() - len(r.groups) + r.members
+}

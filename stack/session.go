@@ -504,16 +504,19 @@ func (s *Session) detach(c *mqtt.Conn) bool {
 	return true
 }
 
-// end marks the session discarded: later deliveries are ignored.
+// end marks the session discarded: later deliveries are ignored. What it
+// got through share groups and may go to another member goes back to them.
 func (s *Session) end() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.ended = true
 	s.conn = nil
+	back := s.sharedLocked()
 	s.queue, s.inflight = nil, nil
 	if s.done != nil {
 		close(s.done)
 	}
+	s.mu.Unlock()
+	handBack(context.Background(), back)
 }
 
 // Done returns a channel closed when the session ends (discarded: clean,

@@ -15,6 +15,10 @@ import (
 // topic filter, asks the SubscribeAuthorizer, records what is granted, and
 // answers with SUBACK and UNSUBACK [MQTT-3.8.4-1] [MQTT-3.10.4-4]. It needs
 // Sessions, Subscriptions and SubscribeAuthorizer.
+//
+// Shared subscriptions ("$share/{ShareName}/{filter}", MQTT 5 §4.8.2) are
+// accepted from clients of every version, as other brokers do, unless
+// Caps.SharedUnavailable refuses them.
 type SubscriptionManager struct {
 	// Caps give the highest QoS granted (lower requests are granted as
 	// asked [MQTT-3.8.4-6]) and the kinds of subscription refused; nil
@@ -63,6 +67,11 @@ func (m *SubscriptionManager) subscribe(ctx context.Context, c *mqtt.Conn, p *pa
 	if v5 && capsOr(m.Caps).SubscriptionIDUnavailable && p.Props != nil && len(p.Props.SubscriptionIDs) > 0 {
 		return &packet.Error{Code: packet.SubscriptionIdentifiersNotSupported, Msg: "SUBSCRIBE with a subscription identifier"} // MQTT 5 §3.2.2.3.12
 	}
+	for _, sub := range p.Subscriptions {
+		if sub.NoLocal && isShared(sub.Filter) {
+			return &packet.Error{Code: packet.ProtocolError, Msg: "no local on a shared subscription [MQTT-3.8.3-4]"}
+		}
+	}
 	codes := make([]packet.ReasonCode, len(p.Subscriptions))
 	for i := range p.Subscriptions {
 		codes[i] = m.one(ctx, c, s, p, &p.Subscriptions[i], v5)
@@ -84,15 +93,8 @@ func (m *SubscriptionManager) one(ctx context.Context, c *mqtt.Conn, s *Session,
 		}
 		return code
 	}
-	_, _, shared, err := topic.ParseShared(sub.Filter)
-	if !shared && err == nil {
-		err = topic.ValidateFilter(sub.Filter)
-	}
-	if err != nil {
-		return fail(packet.TopicFilterInvalid)
-	}
-	if shared {
-		return fail(packet.SharedSubscriptionsNotSupported)
+	if code := m.check(sub.Filter); code != packet.Success {
+		return fail(code)
 	}
 	caps := capsOr(m.Caps)
 	if caps.WildcardUnavailable && strings.ContainsAny(sub.Filter, "+#") {
@@ -109,8 +111,8 @@ func (m *SubscriptionManager) one(ctx context.Context, c *mqtt.Conn, s *Session,
 		}
 		return packet.UnspecifiedError // negated: 0x80, as Aedes does
 	}
-	if topic.ValidateFilter(sub.Filter) != nil { // the authorizer may have rewritten it
-		return fail(packet.TopicFilterInvalid)
+	if code := m.check(sub.Filter); code != packet.Success { // the authorizer may have rewritten it
+		return fail(code)
 	}
 	if m.MaxSubscriptions > 0 {
 		if _, replaces := s.subscription(sub.Filter); !replaces && s.subscriptionCount() >= m.MaxSubscriptions {
@@ -127,6 +129,21 @@ func (m *SubscriptionManager) one(ctx context.Context, c *mqtt.Conn, s *Session,
 		return fail(packet.ImplementationSpecificError)
 	}
 	return packet.ReasonCode(qos)
+}
+
+// check returns the reason code that refuses filter, Success if none does.
+func (m *SubscriptionManager) check(filter string) packet.ReasonCode {
+	_, _, shared, err := topic.ParseShared(filter)
+	if !shared && err == nil {
+		err = topic.ValidateFilter(filter)
+	}
+	switch {
+	case err != nil:
+		return packet.TopicFilterInvalid
+	case shared && capsOr(m.Caps).SharedUnavailable:
+		return packet.SharedSubscriptionsNotSupported
+	}
+	return packet.Success
 }
 
 func (m *SubscriptionManager) unsubscribe(ctx context.Context, c *mqtt.Conn, p *packet.Unsubscribe) error {
@@ -193,6 +210,9 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 		rec, ok := s.subscription(sub.Filter)
 		if !ok || rec.RetainHandling == 2 || rec.RetainHandling == 1 && had[i] {
 			continue
+		}
+		if isShared(rec.Filter) {
+			continue // none for a shared subscription (MQTT 5 §4.8.2)
 		}
 		err := m.retained.MatchRetained(ctx, rec.Filter, func(msg *store.Message) bool {
 			if msg.Expired(timeNow()) {
