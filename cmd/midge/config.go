@@ -58,6 +58,7 @@ type Config struct {
 	MaxExpiry    string `yaml:"max-session-expiry"`
 	ServerKA     string `yaml:"server-keep-alive"`
 	ResponseInfo string `yaml:"response-information"`
+	ShareStrat   string `yaml:"shared-strategy"`
 }
 
 // defaults are the daemon's defaults: TCP on 1883 and WebSocket on 8083, as
@@ -66,7 +67,7 @@ func defaults() Config {
 	caps := stack.DefaultCapabilities()
 	return Config{TCP: ":1883", WS: ":8083", WSPath: "/mqtt", LogLvl: "info", LogFmt: "text",
 		MaxQoS: int(caps.MaximumQoS), Retain: true, Wildcards: true, SubIDs: true, Shared: true,
-		AliasMax: int(caps.TopicAliasMaximum)}
+		AliasMax: int(caps.TopicAliasMaximum), ShareStrat: "round-robin"}
 }
 
 // bind registers a flag for every field of c, with c's values as defaults.
@@ -101,6 +102,7 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AliasOut, "topic-aliases-to-clients", c.AliasOut, "send topic aliases to MQTT 5 clients that accept them")
 	fs.StringVar(&c.MaxExpiry, "max-session-expiry", c.MaxExpiry, "longest a session outlives its connection, as a `duration` (default: as long as the client asks)")
 	fs.StringVar(&c.ServerKA, "server-keep-alive", c.ServerKA, "keep alive imposed on MQTT 5 clients, as a `duration` (default: the client's)")
+	fs.StringVar(&c.ShareStrat, "shared-strategy", c.ShareStrat, "how a shared subscription's group picks the member for a message: round-robin or random")
 	fs.StringVar(&c.ResponseInfo, "response-information", c.ResponseInfo, "`prefix` of the response information sent to MQTT 5 clients that ask; the client id follows it")
 }
 
@@ -276,6 +278,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s: %d is negative", key, v)
 		}
 	}
+	if c.ShareStrat != "round-robin" && c.ShareStrat != "random" {
+		return fmt.Errorf("shared-strategy: %q is not round-robin or random", c.ShareStrat)
+	}
 	if c.MaxQoS > 2 {
 		return fmt.Errorf("max-qos: %d is not 0, 1 or 2", c.MaxQoS)
 	}
@@ -364,11 +369,21 @@ func (c *Config) capabilities() *stack.Capabilities {
 	return caps
 }
 
+// shareStrategy returns the strategy of shared subscriptions; nil for the
+// broker's default, round robin.
+func (c *Config) shareStrategy() stack.ShareStrategy {
+	if c.ShareStrat == "random" {
+		return stack.ShareRandom{}
+	}
+	return nil
+}
+
 // brokerOptions turns the configuration into broker options.
 func (c *Config) brokerOptions(log *slog.Logger) *broker.Options {
 	dur := c.duration
 	return &broker.Options{
 		Capabilities:      c.capabilities(),
+		ShareStrategy:     c.shareStrategy(),
 		MaxSubscriptions:  c.MaxSubs,
 		ID:                c.ID,
 		MaxClientIDLength: c.MaxCID,

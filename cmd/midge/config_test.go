@@ -55,6 +55,7 @@ var keyCases = []struct {
 	{"max-session-expiry", "2h", "2h"},
 	{"server-keep-alive", "30s", "30s"},
 	{"response-information", "reply/", "reply/"},
+	{"shared-strategy", "random", "random"},
 }
 
 // writeConfig writes a config file into a temporary directory and returns
@@ -187,6 +188,7 @@ func TestConfigToOptions(t *testing.T) {
 			SubscriptionIDUnavailable: true, SharedUnavailable: true, ReceiveMaximum: 20, TopicAliasMaximum: 5,
 			TopicAliasesToClients: true, MaxSessionExpiry: 7200, ServerKeepAlive: 30},
 		MaxSubscriptions:  50,
+		ShareStrategy:     stack.ShareRandom{},
 		ID:                "edge-1",
 		MaxClientIDLength: 64,
 		HeartbeatInterval: 10 * time.Second,
@@ -320,6 +322,8 @@ func TestBadConfig(t *testing.T) {
 			`server-keep-alive: "20h" is not between 1s and 65535s`},
 		{"max-session-expiry", "max-session-expiry: 0s\n", nil,
 			`max-session-expiry: "0s" is not a positive duration`},
+		{"shared-strategy", "shared-strategy: fair\n", nil,
+			`shared-strategy: "fair" is not round-robin or random`},
 		{"tls without cert", "tls: 127.0.0.1:0\n", nil,
 			`cert, key: the tls and wss listeners need both`},
 		{"wss without key flag", "", []string{"-wss", "127.0.0.1:0", "-cert", "c.pem"},
