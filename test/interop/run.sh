@@ -163,8 +163,26 @@ mosquitto_retained() {
 	expect_lines "$out" "msg mosq/retained 1 0 live"
 }
 
+# mosquitto_v5props: MQTT 5 properties from mosquitto_pub reach
+# mosquitto_sub unchanged (content type, user properties in order), with the
+# subscriber's subscription identifier; mosquitto_sub prints the
+# properties with -F (%C content type, %P user properties, %S subscription
+# identifier).
+mosquitto_v5props() {
+	local out=$work/mosq-v5props.out
+	background "$out" stdbuf -oL mosquitto_sub "${mosq[@]}" -V mqttv5 -d -W 10 -C 1 -t mosq5/props -q 1 \
+		-D subscribe subscription-identifier 7 -F 'msg %t %q %C %P %S %p'
+	wait_for "$out" "received SUBACK" || return 1
+	limit mosquitto_pub "${mosq[@]}" -V mqttv5 -t mosq5/props -q 1 -m hello \
+		-D publish content-type text/plain -D publish user-property a 1 -D publish user-property b 2 || return 1
+	wait "$bg" || { echo "mosquitto_sub exited with $? (124: timed out)"; cat "$out"; return 1; }
+	expect_lines "$out" "msg mosq5/props 1 text/plain a:1 b:2 7 hello"
+}
+
 if command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null; then
 	have_mosquitto=1
+	check "mosquitto 5: pub to sub at QoS 0, 1, 2" mosquitto_qos mqttv5
+	check "mosquitto 5: properties and a subscription identifier" mosquitto_v5props
 	check "mosquitto 3.1.1: pub to sub at QoS 0, 1, 2" mosquitto_qos mqttv311
 	check "mosquitto 3.1: pub to sub at QoS 0, 1, 2" mosquitto_qos mqttv31
 	check "mosquitto: retained message, set and cleared" mosquitto_retained
