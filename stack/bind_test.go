@@ -130,3 +130,15 @@ func TestSessionManagerNeedsStore(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 }
+
+// TestKeysAreDistinct: two keys of one type and name are two keys.
+func TestKeysAreDistinct(t *testing.T) {
+	a, b := NewKey[int]("same"), NewKey[int]("same")
+	c := mqtt.NewConn(nopConn{}, nil)
+	defer c.Close()
+	a.Set(c, 1)
+	b.Set(c, 2)
+	if a.Get(c) != 1 || b.Get(c) != 2 {
+		t.Fatalf("got %d and %d, want 1 and 2", a.Get(c), b.Get(c))
+	}
+}

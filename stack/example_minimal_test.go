@@ -34,8 +34,9 @@ func newMinimalBroker() (*mqtt.Server, *stack.Stack, error) {
 	return &mqtt.Server{Handler: s, ConnContext: keepAlive.ConnContext}, s, nil
 }
 
-// grantQoS0 grants every subscription at QoS 0 [MQTT-3.9.3-1]: the broker
-// then sends nothing a client acknowledges, and needs no OutboundManager.
+// grantQoS0 grants every subscription at QoS 0, as a server may: every
+// message then goes out at QoS 0 [MQTT-3.8.4-6], nothing a client
+// acknowledges, and the broker needs no OutboundManager.
 func grantQoS0(_ context.Context, _ *mqtt.Conn, s *packet.Subscription) (bool, error) {
 	s.QoS = packet.AtMostOnce
 	return true, nil

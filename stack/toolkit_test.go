@@ -1,10 +1,17 @@
 package stack_test
 
 import (
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/broker/brokertest"
+	mqmemory "github.com/midge-mqtt/midge/mq/memory"
 	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/stack"
 	storememory "github.com/midge-mqtt/midge/store/memory"
@@ -103,5 +110,56 @@ func TestRateLimitRefills(t *testing.T) {
 	for i := range 3 {
 		c.MustPublish(&packet.Publish{Topic: "r", Payload: []byte("x"), QoS: 1, ID: uint16(i + 1)})
 		time.Sleep(150 * time.Millisecond) // 1.5 tokens at 10 a second
+	}
+}
+
+// TestBrokerChainIsDocumented checks that the broker is built from the
+// stack's middlewares in the order docs/stack.md gives, that newBroker
+// (the chain of TestStackConformance) is the same but for the
+// PacketEmitter, and that the broker's default backend is the
+// MemoryBackend's: a Router over an in-memory store and bus.
+func TestBrokerChainIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/stack.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(doc)
+	section = section[strings.Index(section, "## How the broker composes them"):]
+	var documented []string
+	for _, m := range regexp.MustCompile(`(?m)^\| \d+ \| (\w+) \|`).FindAllStringSubmatch(section, -1) {
+		documented = append(documented, m[1])
+	}
+	names := func(mws []stack.Middleware) []string {
+		var out []string
+		for _, mw := range mws {
+			out = append(out, reflect.Indirect(reflect.ValueOf(mw)).Type().Name())
+		}
+		return out
+	}
+	b, err := broker.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	chain := names(b.Stack().Middlewares())
+	if !slices.Equal(chain, documented) {
+		t.Errorf("broker.New builds\n\t%v\ndocs/stack.md documents\n\t%v", chain, documented)
+	}
+	backend := stack.NewMemoryBackend()
+	_, s, err := newBroker(backend.Store, backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own := names(s.Middlewares()); !slices.Equal(append([]string{"PacketEmitter"}, own...), chain) {
+		t.Errorf("newBroker builds\n\t%v\nthe broker\n\t%v", own, chain)
+	}
+	r, err := stack.Need[*stack.Router](b.Stack())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, memStore := r.Store.(*storememory.Store)
+	_, memBus := r.Bus.(*mqmemory.Bus)
+	if !memStore || !memBus {
+		t.Errorf("the default broker's Router is over %T and %T, not the MemoryBackend's", r.Store, r.Bus)
 	}
 }
