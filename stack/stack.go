@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
-	"sync/atomic"
 
 	"github.com/midge-mqtt/midge/mqtt"
 	"github.com/midge-mqtt/midge/packet"
@@ -180,25 +179,23 @@ func Need[T any](s *Stack) (T, error) {
 // Key is a typed per-connection value: each middleware keeps its own state
 // on the connection under its own keys.
 type Key[T any] struct {
+	// The key is the *Key itself: a pointer compares in one instruction,
+	// and a PUBLISH looks up several keys on its way down the chain.
+	// Not empty, so that every NewKey has an address of its own.
 	name string
-	id   any
 }
-
-var keyCount atomic.Uint64
 
 // NewKey returns a new key; name is for debugging.
-func NewKey[T any](name string) *Key[T] {
-	return &Key[T]{name: name, id: keyCount.Add(1)}
-}
+func NewKey[T any](name string) *Key[T] { return &Key[T]{name: name} }
 
 // Get returns the value of k on c, or the zero value.
 func (k *Key[T]) Get(c *mqtt.Conn) T {
-	v, _ := c.Value(k.id).(T)
+	v, _ := c.Value(k).(T)
 	return v
 }
 
 // Set stores v under k on c.
-func (k *Key[T]) Set(c *mqtt.Conn, v T) { c.SetValue(k.id, v) }
+func (k *Key[T]) Set(c *mqtt.Conn, v T) { c.SetValue(k, v) }
 
 // String returns the key's name.
 func (k *Key[T]) String() string { return k.name }

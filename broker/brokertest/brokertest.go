@@ -15,6 +15,8 @@
 // Every test runs for each version, 3.1 and 3.1.1, with a broker of its
 // own, and names the spec clauses it checks (3.1.1 numbering). Client is the
 // raw client the suite is written with, exported for a broker's own tests.
+// A broker built from parts that leaves a feature out (QoS 1 and 2,
+// retained messages, wills) runs the rest with RunWith.
 //
 // # Concurrency
 //
@@ -40,17 +42,7 @@ import (
 // with default settings on a loopback port, arranges for it to stop with
 // t.Cleanup, and returns its address.
 func Run(t *testing.T, newBroker func(t *testing.T) (addr string)) {
-	for _, v := range []packet.Version{packet.V31, packet.V311} {
-		t.Run(v.String(), func(t *testing.T) {
-			t.Parallel()
-			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.run(t, &env{v: v, start: newBroker})
-				})
-			}
-		})
-	}
+	RunWith(t, Options{}, newBroker)
 }
 
 // tests is the suite, in the order a reader meets the protocol.

@@ -1,0 +1,144 @@
+package stack
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/midge-mqtt/midge/mqtt"
+	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
+	storememory "github.com/midge-mqtt/midge/store/memory"
+)
+
+// The callbacks each built-in middleware offers, as docs/stack.md lists
+// them.
+var (
+	_ Sessions            = (*SessionManager)(nil)
+	_ PublishAuthorizer   = (*Authorize)(nil)
+	_ SubscribeAuthorizer = (*Authorize)(nil)
+	_ Publisher           = (*InboundManager)(nil)
+	_ Relayer             = (*Router)(nil)
+	_ Subscriptions       = (*Router)(nil)
+	_ Retainer            = (*Router)(nil)
+)
+
+// Stubs that offer one callback each, and nothing else.
+type (
+	passOn         struct{}
+	offerSessions  struct{ passOn }
+	offerSubs      struct{ passOn }
+	offerRelayer   struct{ passOn }
+	offerRetainer  struct{ passOn }
+	offerPublisher struct{ passOn }
+	offerPubAuth   struct{ passOn }
+	offerSubAuth   struct{ passOn }
+)
+
+func (passOn) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	return next.ServeMQTT(ctx, c, p)
+}
+func (offerSessions) SessionOf(*mqtt.Conn) *Session { return nil }
+func (offerSubs) Subscribe(context.Context, Subscriber, store.Subscription) (bool, error) {
+	return false, nil
+}
+func (offerSubs) Unsubscribe(context.Context, Subscriber, string) (bool, error) { return false, nil }
+func (offerSubs) UnsubscribeAll(context.Context, *Session)                      {}
+func (offerRelayer) Relay(context.Context, *store.Message) error                { return nil }
+func (offerRetainer) StoreRetained(context.Context, *store.Message) error       { return nil }
+func (offerRetainer) MatchRetained(context.Context, string, func(*store.Message) bool) error {
+	return nil
+}
+func (offerPublisher) PublishAs(context.Context, *mqtt.Conn, *store.Message) error { return nil }
+func (offerPubAuth) AuthorizePublish(context.Context, *mqtt.Conn, *packet.Publish) error {
+	return nil
+}
+func (offerSubAuth) AuthorizeSubscribe(context.Context, *mqtt.Conn, *packet.Subscription) (bool, error) {
+	return true, nil
+}
+
+// stubs offers each callback interface by one stub.
+var stubs = map[reflect.Type]Middleware{
+	reflect.TypeFor[Sessions]():            offerSessions{},
+	reflect.TypeFor[Subscriptions]():       offerSubs{},
+	reflect.TypeFor[Relayer]():             offerRelayer{},
+	reflect.TypeFor[Retainer]():            offerRetainer{},
+	reflect.TypeFor[Publisher]():           offerPublisher{},
+	reflect.TypeFor[PublishAuthorizer]():   offerPubAuth{},
+	reflect.TypeFor[SubscribeAuthorizer](): offerSubAuth{},
+}
+
+// TestEachMissingCallbackFailsBuild checks, for each built-in middleware,
+// the callbacks docs/stack.md says it needs: with all of them it builds;
+// without any one of them stack.New fails, and its error names both the
+// middleware and the missing interface. A middleware that needs nothing
+// builds alone.
+func TestEachMissingCallbackFailsBuild(t *testing.T) {
+	cases := []struct {
+		mw    func() Middleware
+		needs []reflect.Type
+	}{
+		{func() Middleware { return &PacketEmitter{} }, nil},
+		{func() Middleware { return Connection{} }, nil},
+		{func() Middleware { return &KeepAlive{} }, nil},
+		{func() Middleware { return &LastWill{} }, []reflect.Type{reflect.TypeFor[Publisher]()}},
+		{func() Middleware { return &Authentication{} }, nil},
+		{func() Middleware { return &SessionManager{Store: storememory.New()} }, []reflect.Type{reflect.TypeFor[Subscriptions]()}},
+		{func() Middleware { return &Authorize{} }, nil},
+		{func() Middleware { return &RetainManager{} }, []reflect.Type{reflect.TypeFor[Sessions](), reflect.TypeFor[Retainer]()}},
+		{func() Middleware { return &SubscriptionManager{} }, []reflect.Type{reflect.TypeFor[Sessions](),
+			reflect.TypeFor[Subscriptions](), reflect.TypeFor[SubscribeAuthorizer]()}},
+		{func() Middleware { return &InboundManager{} }, []reflect.Type{reflect.TypeFor[Sessions](),
+			reflect.TypeFor[Relayer](), reflect.TypeFor[PublishAuthorizer]()}},
+		{func() Middleware { return &OutboundManager{} }, []reflect.Type{reflect.TypeFor[Sessions]()}},
+		{func() Middleware { return NewMemoryBackend() }, nil},
+	}
+	for _, tc := range cases {
+		name := reflect.TypeOf(tc.mw()).String()
+		t.Run(name, func(t *testing.T) {
+			with := func(skip reflect.Type) []Middleware {
+				mws := []Middleware{tc.mw()}
+				for _, n := range tc.needs {
+					if n != skip {
+						mws = append(mws, stubs[n])
+					}
+				}
+				return mws
+			}
+			if _, err := New(with(nil)...); err != nil {
+				t.Fatalf("with every callback it needs: %v", err)
+			}
+			for _, missing := range tc.needs {
+				_, err := New(with(missing)...)
+				if err == nil {
+					t.Fatalf("built without a %v", missing)
+				}
+				if msg := err.Error(); !strings.Contains(msg, name) || !strings.Contains(msg, missing.String()) {
+					t.Errorf("without a %v: %q names not both %s and the interface", missing, msg, name)
+				}
+			}
+		})
+	}
+}
+
+// TestSessionManagerNeedsStore: a SessionManager without a store fails at
+// build, not at its first persistent session.
+func TestSessionManagerNeedsStore(t *testing.T) {
+	_, err := New(&SessionManager{}, NewMemoryBackend())
+	if err == nil || !strings.Contains(err.Error(), "Store") {
+		t.Fatalf("New: %v", err)
+	}
+}
+
+// TestKeysAreDistinct: two keys of one type and name are two keys.
+func TestKeysAreDistinct(t *testing.T) {
+	a, b := NewKey[int]("same"), NewKey[int]("same")
+	c := mqtt.NewConn(nopConn{}, nil)
+	defer c.Close()
+	a.Set(c, 1)
+	b.Set(c, 2)
+	if a.Get(c) != 1 || b.Get(c) != 2 {
+		t.Fatalf("got %d and %d, want 1 and 2", a.Get(c), b.Get(c))
+	}
+}
