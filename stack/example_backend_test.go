@@ -174,6 +174,7 @@ func newBroker(sessions store.Store, routes backend, extra ...stack.Middleware) 
 		&stack.LastWill{},
 		&stack.Authentication{},
 		&stack.SessionManager{Store: sessions},
+		&stack.TopicAliases{},
 	}
 	mws = append(mws, extra...)
 	mws = append(mws,
