@@ -77,6 +77,15 @@ func (k *KeepAlive) Bind(s *Stack) error {
 
 type keepAliveState struct {
 	interval time.Duration // 1.5 × keep alive; 0 when off
+	slack    time.Duration // how late the deadline may be: see touch
+	moved    time.Time     // when the deadline was last moved on
+}
+
+// newKeepAliveState returns the state of a keep alive of ka seconds.
+func newKeepAliveState(ka uint16) *keepAliveState {
+	st := &keepAliveState{interval: time.Duration(ka) * 1500 * time.Millisecond}
+	st.slack = min(st.interval/8, time.Second)
+	return st
 }
 
 var keepAliveKey = NewKey[*keepAliveState]("keepalive")
@@ -111,12 +120,13 @@ func (k *KeepAlive) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, n
 			// 3.x clients cannot be told, so they keep theirs.
 			ka = sk
 		}
-		st := &keepAliveState{interval: time.Duration(ka) * 1500 * time.Millisecond}
+		st := newKeepAliveState(ka)
 		keepAliveKey.Set(c, st)
 		if st.interval == 0 {
 			c.SetReadDeadline(time.Time{})
 		} else {
-			c.SetReadDeadline(time.Now().Add(st.interval))
+			st.moved = time.Now()
+			c.SetReadDeadline(st.moved.Add(st.interval + st.slack))
 		}
 		afterEnd(k.stack, c, func() { k.ended(c) })
 		return nil
@@ -128,12 +138,24 @@ func (k *KeepAlive) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, n
 	return next.ServeMQTT(ctx, c, p)
 }
 
-// touch moves the read deadline on, on every packet: the spec's limit is
-// exact, so a cheaper, coarser deadline would keep silent clients too long.
+// touch moves the read deadline on after a packet. Moving it costs a
+// timer update in the runtime's poller, too much for every packet of a
+// busy client, so it moves at most once per slack (an eighth of the
+// interval, at most a second), to interval+slack from then: never before
+// one and a half times the keep alive after the last packet
+// [MQTT-3.1.2-24], and at most slack after it. The state is the reader
+// goroutine's alone.
 func (k *KeepAlive) touch(c *mqtt.Conn) {
-	if st := keepAliveKey.Get(c); st != nil && st.interval != 0 {
-		c.SetReadDeadline(time.Now().Add(st.interval))
+	st := keepAliveKey.Get(c)
+	if st == nil || st.interval == 0 {
+		return
 	}
+	now := time.Now()
+	if now.Sub(st.moved) < st.slack {
+		return
+	}
+	st.moved = now
+	c.SetReadDeadline(now.Add(st.interval + st.slack))
 }
 
 func (k *KeepAlive) ended(c *mqtt.Conn) {

@@ -195,8 +195,11 @@ func (m *RetainManager) Bind(s *Stack) (err error) {
 // the retained messages of what was granted.
 func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	sp, ok := p.(*packet.Subscribe)
+	if !ok {
+		return next.ServeMQTT(ctx, c, p) // the common case: no session look-up
+	}
 	s := m.sessions.SessionOf(c)
-	if !ok || s == nil {
+	if s == nil {
 		return next.ServeMQTT(ctx, c, p)
 	}
 	had := make([]bool, len(sp.Subscriptions))
