@@ -108,8 +108,9 @@ type Conn struct {
 	// stream cannot, or the connection is not served by a Server.
 	direct directWriter
 
-	kick chan struct{} // capacity 1: tells the writer there is output or an end
-	done chan struct{} // closed when the writer goroutine has returned
+	// kick, of capacity 1, tells the writer there is output or an end. It is
+	// made, under mu, when the first writer starts, and never changes then.
+	kick chan struct{}
 
 	// mu guards the fields below. It is a leaf lock: no other lock of this
 	// package is taken, no user code runs and nothing blocks while it is
@@ -125,9 +126,10 @@ type Conn struct {
 	running  bool          // a writer goroutine runs; it exits after lingering idle
 	hold     bool          // the reader writes the output before its next read: start no writer
 	inline   bool          // the reader is writing a batch: start no writer until it is done
+	inlined  time.Duration // when the reader last wrote inline, since epoch (inline.go)
 	linger   *time.Timer   // how long an idle writer waits before it exits
 	stopped  bool          // the writer has returned and closed the stream
-	flushed  chan struct{} // closed on the writer's next progress; nil when no Flush waits
+	flushed  chan struct{} // closed on the writer's next progress and when it stops; nil when nobody waits
 	timer    *time.Timer   // closes the stream when a close flush overruns, if the stream has no deadlines
 	hooks    []hook        // run once the connection is closed
 	hooksRan bool
@@ -161,8 +163,6 @@ func newConn(parent context.Context, rwc io.ReadWriteCloser, o *Options, served 
 		maxPending:   uint64(or(o.MaxPending, DefaultMaxPending)),
 		wbufSize:     or(o.WriteBufferSize, DefaultWriteBufferSize),
 		closeTimeout: o.CloseTimeout,
-		kick:         make(chan struct{}, 1),
-		done:         make(chan struct{}),
 	}
 	var stream io.Reader = rwc
 	if served {
@@ -319,7 +319,11 @@ func (c *Conn) CloseWithCause(cause error) error {
 		cause = ErrClosed
 	}
 	c.shutdown(cause, true)
-	<-c.done
+	c.mu.Lock()
+	for !c.stopped {
+		c.waitProgressLocked()
+	}
+	c.mu.Unlock()
 	c.runHooks()
 	c.mu.Lock()
 	defer c.mu.Unlock()

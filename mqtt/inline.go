@@ -1,5 +1,7 @@
 package mqtt
 
+import "time"
+
 // A connection served by a Server writes its own answers (CONNACK, PINGRESP,
 // acknowledgements) from its reader goroutine when it can, so that most
 // connections never start a writer goroutine: an idle connection that
@@ -19,7 +21,10 @@ package mqtt
 //     the reader and the writer never write at the same time (inline and
 //     running exclude each other);
 //   - the packets a handler sends go out in one write when the reader has
-//     drained its read buffer, as a writer would batch them.
+//     drained its read buffer, as a writer would batch them;
+//   - a busy connection (answers less than busyAnswers apart) hands its
+//     output to a writer, which then stays while the traffic lasts: there,
+//     a writer on another core is faster than the reader doing both.
 // A send waits for the reader only while the reader handles a packet; Flush
 // starts a writer rather than wait for the reader (a handler may call it).
 
@@ -29,6 +34,18 @@ type directWriter interface {
 	// how much that was; a full stream is not an error.
 	writeNow(b []byte) (int, error)
 }
+
+// busyAnswers is the interval under which a connection's answers count as
+// busy: a flush that comes sooner after the last inline write starts a
+// writer instead. An idle connection (a PINGREQ every few seconds) writes
+// inline; a publisher streaming QoS 1 gets its PUBACKs from a writer that
+// runs in parallel with its reader, as before. A variable so that tests can
+// change it.
+var busyAnswers = 10 * time.Millisecond
+
+// epoch is the origin of Conn.inlined, 0 meaning never: time.Since(epoch)
+// is monotonic.
+var epoch = time.Now()
 
 // inlineStream is the stream a served connection's packet.Reader reads: the
 // connection's own stream, with held output written before each read.
@@ -61,6 +78,15 @@ func (c *Conn) flushHeld() error {
 		c.mu.Unlock()
 		return nil
 	}
+	now := time.Since(epoch)
+	if c.inlined != 0 && now-c.inlined < busyAnswers {
+		// A busy connection: a writer writes while the reader reads, on
+		// another core, batching across reads; it stays while busy.
+		c.kickLocked()
+		c.mu.Unlock()
+		return nil
+	}
+	c.inlined = now
 	batch, end := c.out, c.queued
 	c.out = nil
 	c.inline = true

@@ -72,8 +72,8 @@ func expect(t *testing.T, c *Conn, want packet.Type) packet.Packet {
 }
 
 // TestServedConnWritesItsAnswers runs a connection that only has answers to
-// send (CONNACK, PINGRESP, PUBACK, SUBACK): its reader writes them, and no
-// writer goroutine ever starts.
+// send (CONNACK, PINGRESP, PUBACK, SUBACK), at the pace of an idle client:
+// its reader writes them, and no writer goroutine ever starts.
 func TestServedConnWritesItsAnswers(t *testing.T) {
 	old := writerLinger
 	writerLinger = time.Hour // a writer started at any point would still run at the end
@@ -95,10 +95,13 @@ func TestServedConnWritesItsAnswers(t *testing.T) {
 	c := dialClient(t, addr)
 	sc := <-served
 	for i := range 5 {
+		time.Sleep(busyAnswers + 5*time.Millisecond)
 		c.Pingreq()
 		expect(t, c, packet.TypePingresp)
+		time.Sleep(busyAnswers + 5*time.Millisecond)
 		c.Publish(&packet.Publish{Topic: "t", QoS: 1, ID: uint16(i + 1)})
 		expect(t, c, packet.TypePuback)
+		time.Sleep(busyAnswers + 5*time.Millisecond)
 		c.Subscribe(&packet.Subscribe{ID: uint16(i + 1), Subscriptions: []packet.Subscription{{Filter: "f"}}})
 		expect(t, c, packet.TypeSuback)
 	}
@@ -110,6 +113,35 @@ func TestServedConnWritesItsAnswers(t *testing.T) {
 	}
 	if out != 0 || sc.hasBuffers() {
 		t.Errorf("the idle connection holds output: %d bytes queued", out)
+	}
+}
+
+// TestBusyConnUsesWriter: a connection whose answers come close together
+// (a publisher streaming QoS 1) gets a writer goroutine, which writes while
+// the reader reads.
+func TestBusyConnUsesWriter(t *testing.T) {
+	served := make(chan *Conn, 1)
+	addr := serveTCP(t, &Server{Handler: &Events{
+		Connect: func(_ context.Context, c *Conn, _ *packet.Connect) error {
+			served <- c
+			return c.Connack(&packet.Connack{})
+		},
+		Publish: func(_ context.Context, c *Conn, p *packet.Publish) error { return c.Puback(&packet.Puback{ID: p.ID}) },
+	}})
+	c := dialClient(t, addr)
+	sc := <-served
+	const n = 100
+	for i := range n {
+		c.Publish(&packet.Publish{Topic: "t", QoS: 1, ID: uint16(i + 1)})
+	}
+	for range n {
+		expect(t, c, packet.TypePuback)
+	}
+	sc.mu.Lock()
+	running := sc.running
+	sc.mu.Unlock()
+	if !running { // it lingers for a second after the last PUBACK
+		t.Error("no writer goroutine for a connection streaming QoS 1")
 	}
 }
 
@@ -427,9 +459,10 @@ func newDirectConn(t *testing.T, rwc io.ReadWriteCloser, w directWriter, handle 
 // wire before them, through the writer goroutine.
 func TestInlinePartialWrites(t *testing.T) {
 	const requests = 200
-	old := writerLinger
+	oldLinger, oldBusy := writerLinger, busyAnswers
 	writerLinger = time.Microsecond // the writer exits between requests: the next answer goes inline
-	t.Cleanup(func() { writerLinger = old })
+	busyAnswers = 0                 // however close the requests
+	t.Cleanup(func() { writerLinger, busyAnswers = oldLinger, oldBusy })
 
 	var (
 		mu    sync.Mutex

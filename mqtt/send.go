@@ -201,6 +201,9 @@ func (c *Conn) kickLocked() {
 	case c.hold && c.cause == nil:
 		// The reader writes it before its next read (inline.go).
 	default:
+		if c.kick == nil { // made only now: most connections never need it
+			c.kick = make(chan struct{}, 1)
+		}
 		c.running, c.idle = true, false
 		go c.writeLoop()
 	}
@@ -237,10 +240,7 @@ func (c *Conn) Flush(ctx context.Context) error {
 			c.hold = false
 			c.kickLocked()
 		}
-		if c.flushed == nil {
-			c.flushed = make(chan struct{})
-		}
-		ch := c.flushed
+		ch := c.progressLocked()
 		c.mu.Unlock()
 		select {
 		case <-ch:
@@ -253,8 +253,26 @@ func (c *Conn) Flush(ctx context.Context) error {
 	return nil
 }
 
-// wakeFlushers tells the Flush calls waiting that the writer made progress.
-// c.mu is held.
+// progressLocked returns a channel closed when the writer next makes
+// progress or stops. c.mu is held.
+func (c *Conn) progressLocked() <-chan struct{} {
+	if c.flushed == nil {
+		c.flushed = make(chan struct{})
+	}
+	return c.flushed
+}
+
+// waitProgressLocked waits until the writer makes progress or stops. c.mu
+// is held, and released while it waits.
+func (c *Conn) waitProgressLocked() {
+	ch := c.progressLocked()
+	c.mu.Unlock()
+	<-ch
+	c.mu.Lock()
+}
+
+// wakeFlushers tells the Flush and Close calls waiting that the writer made
+// progress or stopped. c.mu is held.
 func (c *Conn) wakeFlushers() {
 	if c.flushed != nil {
 		close(c.flushed)
@@ -368,7 +386,6 @@ func (c *Conn) stop(werr error) {
 		c.werr = werr
 	}
 	c.out = nil
-	c.wakeFlushers()
+	c.wakeFlushers() // and the Close calls waiting for the end
 	c.mu.Unlock()
-	close(c.done)
 }
