@@ -25,8 +25,9 @@ import "time"
 //   - a busy connection (answers less than busyAnswers apart) hands its
 //     output to a writer, which then stays while the traffic lasts: there,
 //     a writer on another core is faster than the reader doing both.
-// A send waits for the reader only while the reader handles a packet; Flush
-// starts a writer rather than wait for the reader (a handler may call it).
+// The cost: a packet sent (by anyone) while the reader handles a packet is
+// written once that handling ends, not at once. Flush starts a writer
+// rather than wait for the reader (a handler may call it).
 
 // directWriter writes to a stream without waiting for it.
 type directWriter interface {
