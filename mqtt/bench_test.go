@@ -2,6 +2,7 @@ package mqtt_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -152,5 +153,53 @@ func BenchmarkReadPacket(b *testing.B) {
 		if _, err := c.ReadPacket(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkServeAck serves QoS 1 PUBLISHes over loopback TCP, pipelined,
+// each answered with a PUBACK: the path of a publisher's acknowledgements,
+// which the reader goroutine writes itself when no writer runs.
+func BenchmarkServeAck(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &mqtt.Server{Handler: &mqtt.Events{
+		Connect: func(_ context.Context, c *mqtt.Conn, _ *packet.Connect) error { return c.Connack(&packet.Connack{}) },
+		Publish: func(_ context.Context, c *mqtt.Conn, p *packet.Publish) error {
+			return c.Puback(&packet.Puback{ID: p.ID})
+		},
+	}}
+	go srv.Serve(l)
+	defer srv.Close()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := mqtt.NewConn(nc, &mqtt.Options{Version: packet.V311})
+	defer c.Close()
+	c.Connect(&packet.Connect{ClientID: "bench", CleanStart: true})
+	if _, err := c.ReadPacket(); err != nil {
+		b.Fatal(err)
+	}
+	acked := make(chan error, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			if _, err := c.ReadPacket(); err != nil {
+				acked <- err
+				return
+			}
+		}
+		acked <- nil
+	}()
+	p := *benchPublish
+	for i := range b.N {
+		p.ID = uint16(i%65535 + 1)
+		publish(b, c, &p)
+	}
+	if err := <-acked; err != nil {
+		b.Fatal(err)
 	}
 }

@@ -78,7 +78,10 @@ type Options struct {
 // Sends (Connect, Publish, …, WritePacket, WriteEncoded) encode the packet on
 // the caller's goroutine into a pending buffer; one writer goroutine per
 // Conn writes that buffer in a single Write when the stream is free, so
-// packets queued meanwhile share one system call. A send returns the
+// packets queued meanwhile share one system call. On a TCP or Unix socket
+// served by a Server, the connection's reader goroutine writes what its
+// handlers sent itself, without waiting, before it reads again, and leaves
+// to the writer only what the socket does not take at once. A send returns the
 // packet's encoding error (nothing is queued then), ErrQueueFull, or, once
 // the connection has ended, an error that is ErrClosed and wraps the cause;
 // Flush waits until what was queued is written. ReadPacket reads one packet
@@ -108,8 +111,14 @@ type Conn struct {
 	rd   *packet.Reader
 	rerr error // sticky: the stream is out of step after any read error
 
-	kick chan struct{} // capacity 1: tells the writer there is output or an end
-	done chan struct{} // closed when the writer goroutine has returned
+	// direct writes without waiting, for the reader goroutine of a Server
+	// that writes its connection's answers itself (inline.go); nil when the
+	// stream cannot, or the connection is not served by a Server.
+	direct directWriter
+
+	// kick, of capacity 1, tells the writer there is output or an end. It is
+	// made, under mu, when the first writer starts, and never changes then.
+	kick chan struct{}
 
 	// mu guards the fields below. It is a leaf lock: no other lock of this
 	// package is taken, no user code runs and nothing blocks while it is
@@ -124,9 +133,12 @@ type Conn struct {
 	werr     error         // the write error that stopped the writer, if any
 	idle     bool          // the writer waits for a kick
 	running  bool          // a writer goroutine runs; it exits after lingering idle
+	hold     bool          // the reader writes the output before its next read: start no writer
+	inline   bool          // the reader is writing a batch: start no writer until it is done
+	inlined  time.Duration // when the reader last wrote inline, since epoch (inline.go)
 	linger   *time.Timer   // how long an idle writer waits before it exits
 	stopped  bool          // the writer has returned and closed the stream
-	flushed  chan struct{} // closed on the writer's next progress; nil when no Flush waits
+	flushed  chan struct{} // closed on the writer's next progress and when it stops; nil when nobody waits
 	timer    *time.Timer   // closes the stream when a close flush overruns, if the stream has no deadlines
 	hooks    []hook        // run once the connection is closed
 	hooksRan bool
@@ -139,17 +151,19 @@ type hook struct {
 	f   func(cause error)
 }
 
-// NewConn returns a Conn over rwc and starts its writer goroutine. o may be
-// nil for the defaults. Call Close (or CloseWithCause) once done with the
-// connection, whoever ended it: that stops the writer goroutine and runs the
-// close events.
+// NewConn returns a Conn over rwc. o may be nil for the defaults. Its writer
+// goroutine starts with the first send and exits once idle. Call Close (or
+// CloseWithCause) once done with the connection, whoever ended it: that
+// stops the writer goroutine and runs the close events.
 func NewConn(rwc io.ReadWriteCloser, o *Options) *Conn {
-	return newConn(context.Background(), rwc, o)
+	return newConn(context.Background(), rwc, o, false)
 }
 
 // newConn is NewConn with a parent context whose values, not its
-// cancellation, the connection's context carries.
-func newConn(parent context.Context, rwc io.ReadWriteCloser, o *Options) *Conn {
+// cancellation, the connection's context carries. A served connection is
+// read by a Server's loop, which writes the connection's answers itself
+// when it can (inline.go).
+func newConn(parent context.Context, rwc io.ReadWriteCloser, o *Options, served bool) *Conn {
 	if o == nil {
 		o = &Options{}
 	}
@@ -158,10 +172,14 @@ func newConn(parent context.Context, rwc io.ReadWriteCloser, o *Options) *Conn {
 		maxPending:   uint64(or(o.MaxPending, DefaultMaxPending)),
 		wbufSize:     or(o.WriteBufferSize, DefaultWriteBufferSize),
 		closeTimeout: o.CloseTimeout,
-		rd:           packet.NewReader(rwc, or(o.ReadBufferSize, DefaultReadBufferSize)),
-		kick:         make(chan struct{}, 1),
-		done:         make(chan struct{}),
 	}
+	var stream io.Reader = rwc
+	if served {
+		if c.direct = newDirectWriter(rwc); c.direct != nil {
+			stream = (*inlineStream)(c)
+		}
+	}
+	c.rd = packet.NewReader(stream, or(o.ReadBufferSize, DefaultReadBufferSize))
 	switch {
 	case c.closeTimeout == 0:
 		c.closeTimeout = DefaultCloseTimeout
@@ -332,7 +350,11 @@ func (c *Conn) CloseWithCause(cause error) error {
 		cause = ErrClosed
 	}
 	c.shutdown(cause, true)
-	<-c.done
+	c.mu.Lock()
+	for !c.stopped {
+		c.waitProgressLocked()
+	}
+	c.mu.Unlock()
 	c.runHooks()
 	c.mu.Lock()
 	defer c.mu.Unlock()

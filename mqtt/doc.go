@@ -19,6 +19,12 @@
 // whole pending buffer in a single Write while the callers fill a second
 // one, so packets sent meanwhile share the next system call, and the
 // stream is flushed as soon as nothing more is queued: there is no timer.
+// The writer starts with the first send and exits after a second idle. On a
+// TCP or Unix socket served by a Server, the reader goroutine writes what
+// its handlers sent (a CONNACK, a PINGRESP, acknowledgements) itself before
+// it reads again, as far as the socket takes it without waiting; only the
+// rest, and what is sent while the reader waits for input, needs the
+// writer, so a connection that only answers never starts one.
 // Flush waits until what was queued is written, which is how a caller gets
 // the per-write callback of mqtt-connection.
 //
@@ -66,8 +72,9 @@
 // peer in the order they were sent; sends from different goroutines
 // interleave whole packets, never bytes.
 //
-// Each Conn owns one goroutine, its writer, started by NewConn; Close (or
-// CloseWithCause) stops it and returns once it is gone. Each connection a
+// Each Conn owns at most one writer goroutine, started by a send when the
+// writer is needed and gone once idle; Close (or CloseWithCause) stops it
+// and returns once it is gone. Each connection a
 // Server serves owns, besides, the reader goroutine that runs its Handler;
 // Close and Shutdown return once those are gone. No goroutine ever writes
 // to another connection's stream, and no send waits for a peer: a full

@@ -187,19 +187,29 @@ func (c *Conn) appendLocked(p packet.Packet, raw []byte, v packet.Version) error
 // keep theirs, idle ones cost no goroutine.
 var writerLinger = time.Second // a variable so that tests can shorten it
 
-// kickLocked makes sure a writer looks at the connection: it starts one when
-// none runs, and wakes one that waits. A busy writer needs nothing: it looks
+// kickLocked makes sure the queued output will be written: it wakes a
+// writer that waits, and starts one when none runs, unless the connection's
+// reader is to write it (inline.go). A busy writer needs nothing: it looks
 // for more output after each write, which spares a channel send per packet.
 // c.mu is held.
 func (c *Conn) kickLocked() {
 	switch {
 	case c.stopped:
-	case !c.running:
+	case c.running:
+		if c.idle {
+			c.idle = false
+			c.wake()
+		}
+	case c.inline:
+		// The reader is writing; it starts a writer for what is left.
+	case c.hold && c.cause == nil:
+		// The reader writes it before its next read (inline.go).
+	default:
+		if c.kick == nil { // made only now: most connections never need it
+			c.kick = make(chan struct{}, 1)
+		}
 		c.running, c.idle = true, false
 		go c.writeLoop()
-	case c.idle:
-		c.idle = false
-		c.wake()
 	}
 }
 
@@ -228,10 +238,13 @@ func (c *Conn) Flush(ctx context.Context) error {
 			c.mu.Unlock()
 			return err
 		}
-		if c.flushed == nil {
-			c.flushed = make(chan struct{})
+		if c.hold {
+			// Held for the reader, which may be this caller, in a
+			// handler: a writer writes it now.
+			c.hold = false
+			c.kickLocked()
 		}
-		ch := c.flushed
+		ch := c.progressLocked()
 		c.mu.Unlock()
 		select {
 		case <-ch:
@@ -244,8 +257,26 @@ func (c *Conn) Flush(ctx context.Context) error {
 	return nil
 }
 
-// wakeFlushers tells the Flush calls waiting that the writer made progress.
-// c.mu is held.
+// progressLocked returns a channel closed when the writer next makes
+// progress or stops. c.mu is held.
+func (c *Conn) progressLocked() <-chan struct{} {
+	if c.flushed == nil {
+		c.flushed = make(chan struct{})
+	}
+	return c.flushed
+}
+
+// waitProgressLocked waits until the writer makes progress or stops. c.mu
+// is held, and released while it waits.
+func (c *Conn) waitProgressLocked() {
+	ch := c.progressLocked()
+	c.mu.Unlock()
+	<-ch
+	c.mu.Lock()
+}
+
+// wakeFlushers tells the Flush and Close calls waiting that the writer made
+// progress or stopped. c.mu is held.
 func (c *Conn) wakeFlushers() {
 	if c.flushed != nil {
 		close(c.flushed)
@@ -355,9 +386,10 @@ func (c *Conn) stop(werr error) {
 		c.timer.Stop()
 	}
 	c.stopped = true
-	c.werr = werr
+	if werr != nil { // else keep the error of a failed inline write
+		c.werr = werr
+	}
 	c.out = nil
-	c.wakeFlushers()
+	c.wakeFlushers() // and the Close calls waiting for the end
 	c.mu.Unlock()
-	close(c.done)
 }

@@ -167,7 +167,7 @@ func (s *Server) serve(ctx context.Context, rwc io.ReadWriteCloser) (cause error
 	if s.ConnContext != nil {
 		ctx = s.ConnContext(ctx, rwc)
 	}
-	c := newConn(ctx, rwc, s.Options)
+	c := newConn(ctx, rwc, s.Options, true)
 	if !s.trackConn(c, true) {
 		c.CloseWithCause(ErrServerClosed)
 		return ErrServerClosed
