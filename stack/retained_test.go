@@ -99,6 +99,9 @@ type gateBus struct {
 	mu      sync.Mutex
 	stopped chan struct{}
 	gate    chan struct{}
+	// copies makes it carry copies, as a bus between processes does: the
+	// router never matches the message it stored.
+	copies atomic.Bool
 }
 
 // stopNext makes the next Publish wait, once it is told on stopped, until
@@ -118,6 +121,11 @@ func (b *gateBus) Publish(ctx context.Context, m *store.Message) error {
 	if stopped != nil {
 		stopped <- struct{}{}
 		<-gate
+	}
+	if b.copies.Load() {
+		cp := *m
+		cp.Routing = nil
+		m = &cp
 	}
 	return b.Bus.Publish(ctx, m)
 }
@@ -340,6 +348,22 @@ func TestRetainedRefusedResubscription(t *testing.T) {
 			t.Fatalf("SUBACK %v, want a failure", rc)
 		}
 		pub.publish("t", "2", false)()
+		sub.expect("2", false)
+	})
+}
+
+// TestRetainedCopyingBus relays retained messages through a bus that
+// carries copies: the router never matches the message it stored, and a
+// later subscription must still get it as retained.
+func TestRetainedCopyingBus(t *testing.T) {
+	eachVersion(t, func(t *testing.T, v packet.Version, qos packet.QoS) {
+		b := newRetainBroker(t, SessionLimits{})
+		b.bus.copies.Store(true)
+		pub, sub := b.dial(t, "pub", v), b.dial(t, "sub", v)
+		pub.publish("t", "1", true)()
+		sub.subscribe("t", qos)
+		sub.expect("1", true)
+		pub.publish("t", "2", true)()
 		sub.expect("2", false)
 	})
 }
