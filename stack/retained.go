@@ -84,12 +84,10 @@ func (mk *routeMark) settle() {
 }
 
 // subStamp says when a session's subscription was added: by which router,
-// at which version of its tree, and gen, the session's count of
-// subscriptions added so far.
+// at which version of its tree.
 type subStamp struct {
 	router  *Router
 	version uint64
-	gen     uint64
 }
 
 // live reports whether the retained message m reaches the subscription
@@ -116,13 +114,12 @@ type heldMsg struct {
 // out then. Nothing is dropped for its sake; a retained message still to be
 // queued may then follow newer live ones.
 //
-// It returns the session's count of subscriptions added so far: those
-// added after it were added by this SUBSCRIBE.
-func (s *Session) holdLive() (gen uint64) {
+// Meanwhile the session notes when each subscription is added (see
+// addedNow).
+func (s *Session) holdLive() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.holds++
-	return s.subGen
 }
 
 // releaseLive ends a holdLive and, when no other holds, sends what waited.
@@ -133,6 +130,7 @@ func (s *Session) releaseLive(ctx context.Context) {
 		return
 	}
 	s.holdOver = false
+	s.subAt = nil
 	s.unholdLocked(ctx)
 }
 
@@ -177,11 +175,13 @@ func (s *Session) deliverRetained(ctx context.Context, m *store.Message, d Deliv
 	return s.deliverLocked(ctx, m, d, true)
 }
 
-// subscribedAt returns the session's subscription with filter, and when it
-// was added.
-func (s *Session) subscribedAt(filter string) (store.Subscription, subStamp, bool) {
+// addedNow returns the session's subscription with filter if it was added
+// (or replaced) while live deliveries are held, and when; false for one not
+// added then, such as one a SUBSCRIBE failed to replace.
+func (s *Session) addedNow(filter string) (store.Subscription, subStamp, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sub, ok := s.subs[filter]
-	return sub, s.subAt[filter], ok
+	at, now := s.subAt[filter]
+	return sub, at, ok && now
 }

@@ -90,10 +90,9 @@ type Session struct {
 	held     int
 	held0    []heldMsg
 	holdOver bool
-	// subGen numbers the subscriptions added, and subAt says when each
-	// filter was added (see subStamp).
-	subGen uint64
-	subAt  map[string]subStamp
+	// subAt says when each subscription added during the hold was added
+	// (see subStamp); nil when none is.
+	subAt map[string]subStamp
 	// expires runs out while the client is away. Guarded by the
 	// SessionManager's mu.
 	expires *time.Timer
@@ -584,7 +583,7 @@ func (s *Session) Released(ctx context.Context, id uint16) {
 
 // subscription bookkeeping, used by the router. addSub reports false,
 // and records nothing, for a session already discarded. at says when the
-// router added it.
+// router added it: kept while a SUBSCRIBE is handled (see holdLive).
 func (s *Session) addSub(sub store.Subscription, at subStamp) (ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -592,12 +591,12 @@ func (s *Session) addSub(sub store.Subscription, at subStamp) (ok bool) {
 		return false
 	}
 	s.subs[sub.Filter] = sub
-	s.subGen++
-	at.gen = s.subGen
-	if s.subAt == nil {
-		s.subAt = make(map[string]subStamp)
+	if s.holds > 0 {
+		if s.subAt == nil {
+			s.subAt = make(map[string]subStamp)
+		}
+		s.subAt[sub.Filter] = at
 	}
-	s.subAt[sub.Filter] = at
 	return true
 }
 

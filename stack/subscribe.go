@@ -178,7 +178,7 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 	if !ok || s == nil {
 		return next.ServeMQTT(ctx, c, p)
 	}
-	gen := s.holdLive() // before the subscriptions reach the tree
+	s.holdLive() // before the subscriptions reach the tree
 	defer s.releaseLive(ctx)
 	had := make([]bool, len(sp.Subscriptions))
 	for i, sub := range sp.Subscriptions {
@@ -188,10 +188,9 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 		return err
 	}
 	for i, sub := range sp.Subscriptions {
-		rec, at, ok := s.subscribedAt(sub.Filter)
-		// A subscription added before this SUBSCRIBE was refused now: it
-		// gets nothing again.
-		if !ok || at.gen <= gen || rec.RetainHandling == 2 || rec.RetainHandling == 1 && had[i] {
+		// A subscription made before and refused now gets nothing again.
+		rec, at, ok := s.addedNow(sub.Filter)
+		if !ok || rec.RetainHandling == 2 || rec.RetainHandling == 1 && had[i] {
 			continue
 		}
 		err := m.retained.MatchRetained(ctx, rec.Filter, func(msg *store.Message) bool {
