@@ -23,11 +23,14 @@ var ErrSessionEnded = errSessionEnded
 // since the UnsubscribeAll of the session's end, which runs after the
 // session is marked ended, may have missed it.
 func (s *Session) RecordSubscription(ctx context.Context, sub store.Subscription) error {
-	if !s.addSub(sub) {
+	// No stamp: a backend of its own has no tree version, so every
+	// retained message is sent on subscribe (one racing a live copy may
+	// arrive twice; none is lost).
+	if !s.addSub(sub, subStamp{}) {
 		return ErrSessionEnded
 	}
-	if s.st != nil {
-		return s.st.AddSubscriptions(ctx, s.ID, []store.Subscription{sub})
+	if st := s.store(); st != nil {
+		return st.AddSubscriptions(ctx, s.ID, []store.Subscription{sub})
 	}
 	return nil
 }
@@ -38,8 +41,8 @@ func (s *Session) RecordSubscription(ctx context.Context, sub store.Subscription
 // session had it.
 func (s *Session) ForgetSubscription(ctx context.Context, filter string) (existed bool, err error) {
 	existed = s.removeSub(filter)
-	if existed && s.st != nil {
-		err = s.st.RemoveSubscriptions(ctx, s.ID, []string{filter})
+	if st := s.store(); existed && st != nil {
+		err = st.RemoveSubscriptions(ctx, s.ID, []string{filter})
 	}
 	return existed, err
 }

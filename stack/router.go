@@ -146,17 +146,29 @@ func (r *Router) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next
 
 // Relay implements Relayer. A message with the retain flag is stored (or,
 // with an empty payload, its topic's retained message deleted) before it is
-// routed, so that it is kept before the publisher is acknowledged.
+// routed, so that it is kept before the publisher is acknowledged. What is
+// stored and routed is then a copy of m noting whether the router has
+// matched it yet, so that a client subscribing meanwhile gets it once,
+// live or retained (see Store.MatchRetained): exactly so with a bus that
+// routes before Publish returns, such as the in-process one.
 func (r *Router) Relay(ctx context.Context, m *store.Message) error {
 	if err := r.Start(); err != nil {
 		return err
 	}
+	var mark *routeMark
 	if m.Retain {
+		if len(m.Payload) > 0 {
+			m, mark = r.markRetained(m)
+		}
 		if err := r.Store.StoreRetained(ctx, m); err != nil {
 			return err
 		}
 	}
-	return r.Bus.Publish(ctx, m)
+	err := r.Bus.Publish(ctx, m)
+	if mark != nil {
+		mark.settle()
+	}
+	return err
 }
 
 // route delivers a message from the bus to the matching subscribers.
@@ -165,7 +177,9 @@ func (r *Router) route(ctx context.Context, m *store.Message) {
 	if ms == nil {
 		ms = new(matches)
 	}
-	r.tree.Match(m.Topic, func(to Subscriber, sub store.Subscription) {
+	// The stamp is in place before the read lock is released: see
+	// retained.go.
+	r.tree.MatchStamp(m.Topic, r.stampOf(m), func(to Subscriber, sub store.Subscription) {
 		if sub.NoLocal && m.From != "" {
 			if s, ok := to.(*Session); ok && s.ID == m.From {
 				return // [MQTT-3.8.3-3]
@@ -267,19 +281,23 @@ func (r *Router) Subscribe(ctx context.Context, to Subscriber, sub store.Subscri
 	}
 	s, isSession := to.(*Session)
 	var existed bool
+	var version uint64 // of the tree after the Add: see RetainManager
 	if shared {
+		// No retained messages for a shared subscription: no version.
 		existed = r.join(filter, to, sub)
 	} else {
 		if isSession {
 			s.inTree.Add(1) // before the tree has it: see Session.inTree
 		}
-		existed = !r.tree.Add(sub.Filter, to, sub)
+		var added bool
+		added, version = r.tree.AddVersion(sub.Filter, to, sub)
+		existed = !added
 		if isSession && existed {
 			s.inTree.Add(-1) // replaced, not added
 		}
 	}
 	if isSession {
-		if !s.addSub(sub) {
+		if !s.addSub(sub, subStamp{router: r, version: version}) {
 			// The session was discarded meanwhile (a clean takeover), and
 			// its subscriptions with it: this one too, or it would stay
 			// in the tree for good. Its connection is closing.

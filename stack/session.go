@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,17 @@ type Session struct {
 	dropped  uint64
 	ended    bool          // the session was discarded: deliver nothing more
 	done     chan struct{} // closed when ended; nil until Done is called
+	// While a SUBSCRIBE is handled, live deliveries wait behind its
+	// retained messages (see holdLive): holds counts the holders, held is
+	// how many messages at the end of queue wait, held0 the QoS 0 ones;
+	// holdOver says the hold gave up.
+	holds    int
+	held     int
+	held0    []heldMsg
+	holdOver bool
+	// subAt says when each subscription added during the hold was added
+	// (see subStamp); nil when none is.
+	subAt map[string]subStamp
 	// expires runs out while the client is away. Guarded by the
 	// SessionManager's mu.
 	expires *time.Timer
@@ -184,16 +196,34 @@ func (s *Session) Dropped() uint64 {
 // QoS 0 goes straight to the connection when there is one, and is dropped
 // otherwise or when the connection's output is full. QoS 1 and 2 are kept
 // (and stored, for a persistent session) and sent as the in-flight window
-// allows; past the queue limit they are dropped with ErrQueueLimit.
+// allows; past the queue limit they are dropped with ErrQueueLimit. While
+// the client's SUBSCRIBE is handled, they wait behind its retained messages
+// (see RetainManager).
 func (s *Session) Deliver(ctx context.Context, m *store.Message, d Delivery) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.deliverLocked(ctx, m, d, false)
+}
+
+// deliverLocked is Deliver. A retained message sent for a new subscription
+// goes before the live messages held meanwhile (see holdLive). s.mu is
+// held.
+func (s *Session) deliverLocked(ctx context.Context, m *store.Message, d Delivery, retained bool) error {
 	if s.ended {
 		return nil
+	}
+	hold := s.holdingLocked() && !retained
+	if hold {
+		s.holdFullLocked(ctx)
+		hold = s.holdingLocked()
 	}
 	qos := d.QoS
 	if qos == 0 {
 		if s.conn == nil {
+			return nil
+		}
+		if hold {
+			s.hold0Locked(m, d)
 			return nil
 		}
 		if err := s.sendLocked(m, d, 0, false); err != nil {
@@ -221,15 +251,23 @@ func (s *Session) Deliver(ctx context.Context, m *store.Message, d Delivery) err
 		}
 	}
 	s.nextSeq++
-	s.queue = append(s.queue, o)
+	switch {
+	case hold:
+		s.queue = append(s.queue, o)
+		s.held++
+	case retained && s.held > 0:
+		s.queue = slices.Insert(s.queue, len(s.queue)-s.held, o)
+	default:
+		s.queue = append(s.queue, o)
+	}
 	s.pumpLocked(ctx)
 	return nil
 }
 
 // pumpLocked sends queued messages while the window has room and the
-// connection takes them. s.mu is held.
+// connection takes them, up to those held (see holdLive). s.mu is held.
 func (s *Session) pumpLocked(ctx context.Context) {
-	for s.conn != nil && !s.stalled && len(s.queue) > 0 && len(s.inflight) < s.out.window {
+	for s.conn != nil && !s.stalled && len(s.queue) > s.held && len(s.inflight) < s.out.window {
 		o := s.queue[0]
 		if o.msg.Expired(time.Now()) {
 			s.queue = s.queue[1:]
@@ -512,6 +550,7 @@ func (s *Session) end() {
 	s.conn = nil
 	back := s.sharedLocked()
 	s.queue, s.inflight = nil, nil
+	s.held, s.held0 = 0, nil
 	if s.done != nil {
 		close(s.done)
 	}
@@ -583,14 +622,21 @@ func (s *Session) Released(ctx context.Context, id uint16) {
 }
 
 // subscription bookkeeping, used by the router. addSub reports false,
-// and records nothing, for a session already discarded.
-func (s *Session) addSub(sub store.Subscription) (ok bool) {
+// and records nothing, for a session already discarded. at says when the
+// router added it: kept while a SUBSCRIBE is handled (see holdLive).
+func (s *Session) addSub(sub store.Subscription, at subStamp) (ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return false
 	}
 	s.subs[sub.Filter] = sub
+	if s.holds > 0 {
+		if s.subAt == nil {
+			s.subAt = make(map[string]subStamp)
+		}
+		s.subAt[sub.Filter] = at
+	}
 	return true
 }
 
@@ -599,6 +645,7 @@ func (s *Session) removeSub(filter string) (existed bool) {
 	defer s.mu.Unlock()
 	_, existed = s.subs[filter]
 	delete(s.subs, filter)
+	delete(s.subAt, filter)
 	return existed
 }
 

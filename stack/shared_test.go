@@ -3,14 +3,12 @@ package stack
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker/brokertest"
 	"github.com/midge-mqtt/midge/mq/memory"
-	"github.com/midge-mqtt/midge/mqtt"
 	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/store"
 	storememory "github.com/midge-mqtt/midge/store/memory"
@@ -170,23 +168,6 @@ func serveShared(t *testing.T, caps *Capabilities) string {
 		st.Close()
 	})
 	return addr
-}
-
-// serveTCP serves s on a loopback port until the test ends, and returns
-// its address.
-func serveTCP(t *testing.T, s *Stack) string {
-	t.Helper()
-	srv := &mqtt.Server{Handler: s}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		srv.Close()
-		s.Wait()
-	})
-	return l.Addr().String()
 }
 
 func TestSharedUnavailable(t *testing.T) {

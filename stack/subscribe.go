@@ -193,6 +193,12 @@ func (m *RetainManager) Bind(s *Stack) (err error) {
 
 // Handle implements Middleware: it lets the SUBSCRIBE through, then sends
 // the retained messages of what was granted.
+//
+// Each retained message reaches the new subscription once: a message the
+// router matches after the subscription was added goes to it live and is
+// skipped here. Live messages wait meanwhile (Session.holdLive), so that a
+// retained message goes out before the newer live ones of its topic
+// [MQTT-4.6.0-6].
 func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	sp, ok := p.(*packet.Subscribe)
 	if !ok {
@@ -202,6 +208,8 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 	if s == nil {
 		return next.ServeMQTT(ctx, c, p)
 	}
+	s.holdLive() // before the subscriptions reach the tree
+	defer s.releaseLive(ctx)
 	had := make([]bool, len(sp.Subscriptions))
 	for i, sub := range sp.Subscriptions {
 		_, had[i] = s.subscription(sub.Filter)
@@ -210,7 +218,8 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 		return err
 	}
 	for i, sub := range sp.Subscriptions {
-		rec, ok := s.subscription(sub.Filter)
+		// A subscription made before and refused now gets nothing again.
+		rec, at, ok := s.addedNow(sub.Filter)
 		if !ok || rec.RetainHandling == 2 || rec.RetainHandling == 1 && had[i] {
 			continue
 		}
@@ -218,7 +227,7 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 			continue // none for a shared subscription (MQTT 5 §4.8.2)
 		}
 		err := m.retained.MatchRetained(ctx, rec.Filter, func(msg *store.Message) bool {
-			if msg.Expired(timeNow()) {
+			if at.live(msg) || msg.Expired(timeNow()) {
 				return true
 			}
 			if m.Forward != nil {
@@ -230,7 +239,7 @@ func (m *RetainManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packe
 			if rec.ID != 0 {
 				d.SubIDs = []int{rec.ID}
 			}
-			s.Deliver(ctx, msg, d)
+			s.deliverRetained(ctx, msg, d)
 			return true
 		})
 		if err != nil {

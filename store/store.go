@@ -31,6 +31,12 @@ type Message struct {
 	// Created is when the broker received the message; with a message
 	// expiry interval it says when the message expires.
 	Created time.Time
+	// Routing is the broker's own note on a retained message it relays:
+	// whether its router has matched it against the subscriptions yet, so
+	// that a new subscription gets it either live or as retained, not both
+	// (see Store). Only the broker reads or sets it; it lives in this
+	// process alone and is never persisted.
+	Routing any
 }
 
 // Expired reports whether the message's MQTT 5 expiry interval has run out
@@ -123,6 +129,14 @@ type Store interface {
 	StoreRetained(ctx context.Context, m *Message) error
 	// MatchRetained calls fn for each retained message whose topic matches
 	// filter, until fn returns false.
+	//
+	// A store that hands back the *Message StoreRetained was given (as the
+	// memory store does), or a copy of it made in this process, keeps its
+	// Routing note, and a new subscription then gets each retained
+	// message exactly once: live or retained. A store that hands back
+	// messages without it (one that persists them, or shares them between
+	// broker instances) is still correct, but a retained message published
+	// while a client subscribes may then reach it twice. It is never lost.
 	MatchRetained(ctx context.Context, filter string, fn func(*Message) bool) error
 
 	// SaveSession creates or replaces a session: its expiry, disconnect

@@ -1,6 +1,9 @@
 package topic
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Tree is a subscription tree: topic filters, each with the subscribers to
 // it. A subscriber is identified by a key K (a client, a session) and carries
@@ -10,10 +13,15 @@ import "sync"
 // A Tree is safe for concurrent use: Add and Remove take a write lock, Match
 // and Get a read lock. The visit function of Match runs under the read lock,
 // so it must not call back into the tree.
+//
+// Every change raises the tree's version, which AddVersion returns and
+// MatchStamp records: a caller comparing the two knows whether a match saw
+// a subscription.
 type Tree[K comparable, V any] struct {
-	mu    sync.RWMutex
-	root  node[K, V]
-	count int // subscriptions: (filter, key) pairs
+	mu      sync.RWMutex
+	root    node[K, V]
+	count   int    // subscriptions: (filter, key) pairs
+	version uint64 // raised by every Add and Remove that changes the tree
 }
 
 // indexAt is the number of subscribers on one filter past which a node keeps
@@ -39,8 +47,18 @@ type node[K comparable, V any] struct {
 // already subscribed to this filter. It reports whether the subscription is
 // new. The filter is assumed valid (see ValidateFilter).
 func (t *Tree[K, V]) Add(filter string, key K, v V) bool {
+	added, _ := t.AddVersion(filter, key, v)
+	return added
+}
+
+// AddVersion is Add that also returns the tree's version with the
+// subscription in place. A match stamped (see MatchStamp) with a lower
+// version did not see it; one stamped with this version or a higher one
+// did, unless it was removed again.
+func (t *Tree[K, V]) AddVersion(filter string, key K, v V) (added bool, version uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.version++
 	n := &t.root
 	for {
 		level, rest, more := cut(filter)
@@ -52,7 +70,7 @@ func (t *Tree[K, V]) Add(filter string, key K, v V) bool {
 	}
 	if i, ok := n.find(key); ok {
 		n.subs[i].val = v
-		return false
+		return false, t.version
 	}
 	n.subs = append(n.subs, entry[K, V]{key, v})
 	if n.index != nil {
@@ -64,7 +82,7 @@ func (t *Tree[K, V]) Add(filter string, key K, v V) bool {
 		}
 	}
 	t.count++
-	return true
+	return true, t.version
 }
 
 // child returns n's child for level, creating it.
@@ -115,6 +133,7 @@ func (t *Tree[K, V]) Remove(filter string, key K) bool {
 	removed, _ := t.root.remove(filter, key)
 	if removed {
 		t.count--
+		t.version++
 	}
 	return removed
 }
@@ -226,8 +245,19 @@ func (t *Tree[K, V]) Len() int {
 // choice. A name starting with '$' is not matched by filters that start with
 // a wildcard [MQTT-4.7.2-1]. visit runs under the tree's read lock.
 func (t *Tree[K, V]) Match(name string, visit func(key K, v V)) {
+	t.MatchStamp(name, nil, visit)
+}
+
+// MatchStamp is Match that first stores the tree's version in stamp, if
+// stamp is not nil, under the same read lock: the stamp then tells which
+// subscriptions the match saw (see AddVersion), and is in place before any
+// subscription added after the match returns its version.
+func (t *Tree[K, V]) MatchStamp(name string, stamp *atomic.Uint64, visit func(key K, v V)) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	if stamp != nil {
+		stamp.Store(t.version)
+	}
 	dollar := name != "" && name[0] == '$'
 	t.root.match(name, !dollar, visit)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -213,4 +214,78 @@ func FuzzTreeMatch(f *testing.F) {
 			t.Fatalf("filter %q: remove did not empty the tree", filter)
 		}
 	})
+}
+
+// TestTreeVersion checks that every change raises the version, and that
+// MatchStamp records the version it matched: lower than a subscription's
+// when it did not see it, at least as high when it did.
+func TestTreeVersion(t *testing.T) {
+	var tr Tree[string, int]
+	var stamp atomic.Uint64
+	stamp.Store(99)
+	tr.MatchStamp("a/b", &stamp, func(string, int) { t.Fatal("matched an empty tree") })
+	if stamp.Load() != 0 {
+		t.Fatalf("stamp of an empty tree = %d, want 0", stamp.Load())
+	}
+	added, v1 := tr.AddVersion("a/+", "x", 1)
+	if !added || v1 == 0 {
+		t.Fatalf("AddVersion = %v, %d", added, v1)
+	}
+	var saw []string
+	tr.MatchStamp("a/b", &stamp, func(k string, _ int) { saw = append(saw, k) })
+	if stamp.Load() != v1 || !slices.Equal(saw, []string{"x"}) {
+		t.Fatalf("stamp %d, saw %v; want %d, [x]", stamp.Load(), saw, v1)
+	}
+	// Adding elsewhere, replacing and removing all raise it.
+	_, v2 := tr.AddVersion("c", "y", 1)
+	added, v3 := tr.AddVersion("a/+", "x", 2)
+	tr.Remove("c", "y")
+	_, v4 := tr.AddVersion("d", "z", 1)
+	if added || !(v1 < v2 && v2 < v3 && v3+1 < v4) {
+		t.Fatalf("versions %d %d %d %d (replaced: added %v)", v1, v2, v3, v4, added)
+	}
+	if tr.Remove("nothing", "x") {
+		t.Fatal("removed a subscription that was not there")
+	}
+	tr.MatchStamp("a/b", &stamp, func(string, int) {})
+	if stamp.Load() != v4 {
+		t.Fatalf("stamp %d after a failed Remove, want %d", stamp.Load(), v4)
+	}
+	tr.MatchStamp("a/b", nil, func(string, int) {}) // no stamp: nothing to store
+}
+
+// TestTreeVersionConcurrent adds subscriptions while matching: a match
+// stamped below a subscription's version never saw it, and one stamped at
+// or above it always did.
+func TestTreeVersionConcurrent(t *testing.T) {
+	var tr Tree[int, int]
+	const n = 2000
+	versions := make([]atomic.Uint64, n)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range n {
+			_, v := tr.AddVersion("t", i, 0)
+			versions[i].Store(v)
+		}
+	})
+	for range 2 {
+		wg.Go(func() {
+			for range n {
+				var stamp atomic.Uint64
+				seen := make(map[int]bool)
+				tr.MatchStamp("t", &stamp, func(k, _ int) { seen[k] = true })
+				for i := range n {
+					v := versions[i].Load()
+					if v == 0 {
+						continue // not added yet, or its version not yet recorded
+					}
+					if seen[i] != (stamp.Load() >= v) {
+						t.Errorf("subscription %d (version %d): seen %v by a match stamped %d", i, v, seen[i], stamp.Load())
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -149,6 +149,11 @@ func testRedelivery(t *testing.T, e *env) {
 	c.Pubcomp(&packet.Pubcomp{ID: ids[1]})
 	c.Ack(publishes[1])
 	c.ExpectNothing(quiet)
+	// The acknowledgements were read once PINGRESP comes back: a broker
+	// still reading them when the client comes back would rightly send
+	// the PUBREL again.
+	c.Pingreq()
+	Expect[*packet.Pingresp](c)
 	c.Close()
 
 	// Everything was completed: nothing more comes.
