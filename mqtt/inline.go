@@ -25,9 +25,10 @@ import "time"
 //   - a busy connection (answers less than busyAnswers apart) hands its
 //     output to a writer, which then stays while the traffic lasts: there,
 //     a writer on another core is faster than the reader doing both.
-// The cost: a packet sent (by anyone) while the reader handles a packet is
-// written once that handling ends, not at once. Flush starts a writer
-// rather than wait for the reader (a handler may call it).
+// Only the answers wait for the reader: a PUBLISH (another goroutine's
+// delivery, which a slow handler must not hold back) or a SUBACK (a handler
+// may look for retained messages after it) lifts the hold and starts a
+// writer, as Flush does (a handler may call it): see sendNow.
 
 // directWriter writes to a stream without waiting for it.
 type directWriter interface {

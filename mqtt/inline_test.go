@@ -72,8 +72,9 @@ func expect(t *testing.T, c *Conn, want packet.Type) packet.Packet {
 }
 
 // TestServedConnWritesItsAnswers runs a connection that only has answers to
-// send (CONNACK, PINGRESP, PUBACK, SUBACK), at the pace of an idle client:
-// its reader writes them, and no writer goroutine ever starts.
+// send (CONNACK, PINGRESP, PUBACK, UNSUBACK), at the pace of an idle client:
+// its reader writes them, and no writer goroutine ever starts. (A SUBACK
+// goes out at once, through a writer: see sendNow.)
 func TestServedConnWritesItsAnswers(t *testing.T) {
 	old := writerLinger
 	writerLinger = time.Hour // a writer started at any point would still run at the end
@@ -88,8 +89,8 @@ func TestServedConnWritesItsAnswers(t *testing.T) {
 		},
 		Pingreq: func(_ context.Context, c *Conn, _ *packet.Pingreq) error { return c.Pingresp() },
 		Publish: func(_ context.Context, c *Conn, p *packet.Publish) error { return c.Puback(&packet.Puback{ID: p.ID}) },
-		Subscribe: func(_ context.Context, c *Conn, p *packet.Subscribe) error {
-			return c.Suback(&packet.Suback{ID: p.ID, Reasons: []packet.ReasonCode{0}})
+		Unsubscribe: func(_ context.Context, c *Conn, p *packet.Unsubscribe) error {
+			return c.Unsuback(&packet.Unsuback{ID: p.ID})
 		},
 	}})
 	c := dialClient(t, addr)
@@ -102,8 +103,8 @@ func TestServedConnWritesItsAnswers(t *testing.T) {
 		c.Publish(&packet.Publish{Topic: "t", QoS: 1, ID: uint16(i + 1)})
 		expect(t, c, packet.TypePuback)
 		time.Sleep(busyAnswers + 5*time.Millisecond)
-		c.Subscribe(&packet.Subscribe{ID: uint16(i + 1), Subscriptions: []packet.Subscription{{Filter: "f"}}})
-		expect(t, c, packet.TypeSuback)
+		c.Unsubscribe(&packet.Unsubscribe{ID: uint16(i + 1), Filters: []string{"f"}})
+		expect(t, c, packet.TypeUnsuback)
 	}
 	sc.mu.Lock()
 	started, out := sc.running || sc.stopped, len(sc.out)
@@ -485,7 +486,9 @@ func TestInlinePartialWrites(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		in := p.(*packet.Publish)
-		if err := c.Publish(&packet.Publish{Topic: "r", Payload: bytes.Repeat(in.Payload, 20)}); err != nil {
+		// send, not Publish: an answer the reader holds and writes itself,
+		// as it does its acknowledgements (Publish would lift the hold).
+		if err := c.send(&packet.Publish{Topic: "r", Payload: bytes.Repeat(in.Payload, 20)}); err != nil {
 			t.Error(err)
 		}
 		sent = append(sent, "r "+string(in.Payload))
@@ -556,5 +559,36 @@ func TestInlineWriteError(t *testing.T) {
 	}
 	if err := sc.Pingresp(); !errors.Is(err, ErrClosed) || !errors.Is(err, boom) {
 		t.Errorf("a send after the failure returned %v", err)
+	}
+}
+
+// TestSlowHandlerHoldsNoDelivery blocks a connection's handler after it
+// sent a SUBACK: the SUBACK, and a PUBLISH another goroutine sends to the
+// connection meanwhile, arrive while the handler still waits. Only the
+// answers wait for the reader.
+func TestSlowHandlerHoldsNoDelivery(t *testing.T) {
+	served := make(chan *Conn, 1)
+	release := make(chan struct{})
+	defer close(release)
+	addr := serveTCP(t, &Server{Handler: &Events{
+		Connect: func(_ context.Context, c *Conn, _ *packet.Connect) error {
+			served <- c
+			return c.Connack(&packet.Connack{})
+		},
+		Subscribe: func(_ context.Context, c *Conn, p *packet.Subscribe) error {
+			if err := c.Suback(&packet.Suback{ID: p.ID, Reasons: []packet.ReasonCode{0}}); err != nil {
+				return err
+			}
+			<-release // a slow store, a slow hook
+			return nil
+		},
+	}})
+	c := dialClient(t, addr)
+	sc := <-served
+	c.Subscribe(&packet.Subscribe{ID: 1, Subscriptions: []packet.Subscription{{Filter: "f"}}})
+	expect(t, c, packet.TypeSuback)
+	go sc.Publish(&packet.Publish{Topic: "f", Payload: []byte("live")})
+	if p := expect(t, c, packet.TypePublish).(*packet.Publish); string(p.Payload) != "live" {
+		t.Fatalf("got %q", p.Payload)
 	}
 }

@@ -43,8 +43,9 @@ func (c *Conn) Connack(p *packet.Connack) error {
 }
 
 // Publish sends a PUBLISH. It does not allocate once the connection's
-// buffers have grown to its traffic.
-func (c *Conn) Publish(p *packet.Publish) error { return c.send(p) }
+// buffers have grown to its traffic. It goes out at once even while the
+// connection's reader is busy with a packet (see sendNow).
+func (c *Conn) Publish(p *packet.Publish) error { return c.sendNow(p) }
 
 // Puback sends a PUBACK.
 func (c *Conn) Puback(p *packet.Puback) error { return c.send(p) }
@@ -61,8 +62,10 @@ func (c *Conn) Pubcomp(p *packet.Pubcomp) error { return c.send(p) }
 // Subscribe sends a SUBSCRIBE.
 func (c *Conn) Subscribe(p *packet.Subscribe) error { return c.send(p) }
 
-// Suback sends a SUBACK.
-func (c *Conn) Suback(p *packet.Suback) error { return c.send(p) }
+// Suback sends a SUBACK. It goes out at once even while the connection's
+// reader is busy with a packet (see sendNow): what follows it, the retained
+// messages, may take the handler a while to find.
+func (c *Conn) Suback(p *packet.Suback) error { return c.sendNow(p) }
 
 // Unsubscribe sends an UNSUBSCRIBE.
 func (c *Conn) Unsubscribe(p *packet.Unsubscribe) error { return c.send(p) }
@@ -102,6 +105,10 @@ func (c *Conn) WritePacket(p packet.Packet) error {
 		return c.Connect(p)
 	case *packet.Connack:
 		return c.Connack(p)
+	case *packet.Publish:
+		return c.Publish(p)
+	case *packet.Suback:
+		return c.Suback(p)
 	case nil:
 		return errors.New("mqtt: WritePacket of a nil packet")
 	}
@@ -127,6 +134,7 @@ func (c *Conn) WriteEncoded(b []byte) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.hold = false // as sendNow: most often a PUBLISH encoded for many
 	return c.appendLocked(nil, b, c.encodeVersion())
 }
 
@@ -134,6 +142,21 @@ func (c *Conn) WriteEncoded(b []byte) error {
 func (c *Conn) send(p packet.Packet) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.appendLocked(p, nil, c.encodeVersion())
+}
+
+// sendNow queues p and has it written at once, as send does while the
+// connection's reader is not busy with a packet. While it is (inline.go),
+// output is held for the reader to write before its next read: right for
+// the answers that end its handling, wrong for a packet another goroutine
+// delivers, or one a handler sends before it waits on something slow (a
+// store, a hook): a blocked reader would hold it back. So a PUBLISH or a
+// SUBACK lifts the hold, for this packet and the rest of the handling, and
+// a writer takes the output.
+func (c *Conn) sendNow(p packet.Packet) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hold = false
 	return c.appendLocked(p, nil, c.encodeVersion())
 }
 
