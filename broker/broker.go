@@ -111,12 +111,13 @@ type Broker struct {
 	count   atomic.Int64
 	closed  atomic.Bool
 	stop    chan struct{}
+	sys     chan sysMsg // $SYS messages to publish, in order (sysLoop)
 	done    sync.WaitGroup
 }
 
 // New returns a broker ready to serve. o may be nil.
 func New(o *Options) (*Broker, error) {
-	b := &Broker{stop: make(chan struct{})}
+	b := &Broker{stop: make(chan struct{}), sys: make(chan sysMsg, 256)}
 	if o != nil {
 		b.opts = *o
 	}
@@ -186,8 +187,9 @@ func New(o *Options) (*Broker, error) {
 		// its first packet has been read.
 		ConnContext: keepAlive.ConnContext,
 	}
-	b.done.Add(1)
+	b.done.Add(2)
 	go b.heartbeat(or(b.opts.HeartbeatInterval, 60*time.Second))
+	go b.sysLoop()
 	return b, nil
 }
 
@@ -261,9 +263,58 @@ func (b *Broker) Publish(ctx context.Context, m *Message) error {
 	return nil
 }
 
-// publishSys publishes a $SYS message for the broker; failures are logged.
+// publishSys publishes a $SYS message for the broker, in order, on the
+// broker's $SYS goroutine: the events that cause them (a connect, a
+// subscribe) happen on a client's reader goroutine, whose stack would
+// otherwise grow for good with the depth of routing (an idle connection
+// keeps the stack its CONNECT needed). Once the broker is closing they are
+// dropped.
 func (b *Broker) publishSys(suffix string, payload []byte) {
-	m := &Message{Topic: "$SYS/" + b.id + "/" + suffix, Payload: payload, Created: time.Now()}
+	b.queueSys(sysMsg{suffix: suffix, payload: payload, at: time.Now()})
+}
+
+// publishSysSubs publishes the JSON of a client's subscriptions or
+// unsubscriptions, encoded on the $SYS goroutine too (encoding/json runs
+// deep).
+func (b *Broker) publishSysSubs(suffix, clientID string, subs any) {
+	b.queueSys(sysMsg{suffix: suffix, clientID: clientID, subs: subs, at: time.Now()})
+}
+
+// sysMsg is a $SYS message waiting for the $SYS goroutine: its payload, or
+// the subscriptions to encode as its payload.
+type sysMsg struct {
+	suffix   string
+	payload  []byte
+	clientID string
+	subs     any
+	at       time.Time
+}
+
+func (b *Broker) queueSys(m sysMsg) {
+	select {
+	case b.sys <- m:
+	case <-b.stop:
+	}
+}
+
+// sysLoop publishes the $SYS messages publishSys queues.
+func (b *Broker) sysLoop() {
+	defer b.done.Done()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case q := <-b.sys:
+			if q.subs != nil {
+				q.payload = sysJSON(q.clientID, q.subs)
+			}
+			b.relaySys(&Message{Topic: "$SYS/" + b.id + "/" + q.suffix, Payload: q.payload, Created: q.at})
+		}
+	}
+}
+
+// relaySys publishes one $SYS message; failures are logged.
+func (b *Broker) relaySys(m *Message) {
 	if err := b.router.Relay(context.Background(), m); err != nil {
 		if !b.closed.Load() {
 			b.log.Warn("publishing $SYS message", "topic", m.Topic, "err", err)

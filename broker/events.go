@@ -271,7 +271,7 @@ func (b *Broker) subscribed(c *mqtt.Conn, _ *stack.Session, p *packet.Subscribe,
 			e.Subscribe(grants, cl)
 		}
 	})
-	b.publishSys("new/subscribers", sysJSON(cl.ID, subs))
+	b.publishSysSubs("new/subscribers", cl.ID, subs)
 }
 
 func (b *Broker) unsubscribed(c *mqtt.Conn, _ *stack.Session, p *packet.Unsubscribe) {
@@ -281,7 +281,7 @@ func (b *Broker) unsubscribed(c *mqtt.Conn, _ *stack.Session, p *packet.Unsubscr
 			e.Unsubscribe(p.Filters, cl)
 		}
 	})
-	b.publishSys("new/unsubscribers", sysJSON(cl.ID, p.Filters))
+	b.publishSysSubs("new/unsubscribers", cl.ID, p.Filters)
 }
 
 func (b *Broker) acked(c *mqtt.Conn, _ *stack.Session, m *store.Message) {

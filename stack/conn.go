@@ -75,17 +75,22 @@ func (k *KeepAlive) Bind(s *Stack) error {
 	return nil
 }
 
+// keepAliveState is kept by every connection: 16 bytes.
 type keepAliveState struct {
 	interval time.Duration // 1.5 × keep alive; 0 when off
-	slack    time.Duration // how late the deadline may be: see touch
-	moved    time.Time     // when the deadline was last moved on
+	moved    time.Duration // when the deadline was last moved on, since epoch
 }
+
+// epoch is the origin of keepAliveState.moved: time.Since(epoch) is
+// monotonic and takes no wall clock.
+var epoch = time.Now()
+
+// slack is how late the deadline may be: see touch.
+func (st *keepAliveState) slack() time.Duration { return min(st.interval/8, time.Second) }
 
 // newKeepAliveState returns the state of a keep alive of ka seconds.
 func newKeepAliveState(ka uint16) *keepAliveState {
-	st := &keepAliveState{interval: time.Duration(ka) * 1500 * time.Millisecond}
-	st.slack = min(st.interval/8, time.Second)
-	return st
+	return &keepAliveState{interval: time.Duration(ka) * 1500 * time.Millisecond}
 }
 
 var keepAliveKey = NewKey[*keepAliveState]("keepalive")
@@ -125,8 +130,8 @@ func (k *KeepAlive) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, n
 		if st.interval == 0 {
 			c.SetReadDeadline(time.Time{})
 		} else {
-			st.moved = time.Now()
-			c.SetReadDeadline(st.moved.Add(st.interval + st.slack))
+			st.moved = time.Since(epoch)
+			c.SetReadDeadline(epoch.Add(st.moved + st.interval + st.slack()))
 		}
 		afterEnd(k.stack, c, func() { k.ended(c) })
 		return nil
@@ -150,12 +155,12 @@ func (k *KeepAlive) touch(c *mqtt.Conn) {
 	if st == nil || st.interval == 0 {
 		return
 	}
-	now := time.Now()
-	if now.Sub(st.moved) < st.slack {
+	now, slack := time.Since(epoch), st.slack()
+	if now-st.moved < slack {
 		return
 	}
 	st.moved = now
-	c.SetReadDeadline(now.Add(st.interval + st.slack))
+	c.SetReadDeadline(epoch.Add(now + st.interval + slack))
 }
 
 func (k *KeepAlive) ended(c *mqtt.Conn) {

@@ -100,12 +100,16 @@ type Session struct {
 	// expires runs out while the client is away. Guarded by the
 	// SessionManager's mu.
 	expires *time.Timer
-	// pub and props are reused for every PUBLISH sent: the connection
-	// encodes it before Publish returns, so one per session saves an
-	// allocation per delivery.
-	pub   packet.Publish
-	props packet.Properties
+	// pub is reused for every PUBLISH sent: the connection encodes it
+	// before Publish returns, so one per session saves an allocation per
+	// delivery.
+	pub packet.Publish
 }
+
+// propsPool holds the scratch properties of an MQTT 5 PUBLISH whose
+// properties differ from its message's (v5PropsLocked): a pool rather than
+// a field, which would cost every idle session its 272 bytes.
+var propsPool = sync.Pool{New: func() any { return new(packet.Properties) }}
 
 // sendParams is what a session needs to know of its connection to send on
 // it.
@@ -311,16 +315,17 @@ func (s *Session) pumpLocked(ctx context.Context) {
 // sendLocked sends m as a PUBLISH on the session's connection. s.mu is held.
 func (s *Session) sendLocked(m *store.Message, d Delivery, id uint16, dup bool) error {
 	s.pub = packet.Publish{Topic: m.Topic, Payload: m.Payload, QoS: d.QoS, Retain: d.Retain, ID: id, Dup: dup, Props: m.Props}
+	var own *packet.Properties
 	if s.out.v5 {
-		s.v5PropsLocked(m, d)
+		own = s.v5PropsLocked(m, d)
 	}
 	err := s.conn.Publish(&s.pub)
-	if err == nil && s.pub.Props == &s.props && s.props.TopicAlias != 0 && s.pub.Topic != "" {
-		s.out.aliases[m.Topic] = s.props.TopicAlias // the client knows it now
-	}
-	// Keep no message alive through the scratch structs.
-	if s.pub.Props == &s.props {
-		s.props = packet.Properties{}
+	if own != nil {
+		if err == nil && own.TopicAlias != 0 && s.pub.Topic != "" {
+			s.out.aliases[m.Topic] = own.TopicAlias // the client knows it now
+		}
+		*own = packet.Properties{} // keep no message alive through the pool
+		propsPool.Put(own)
 	}
 	s.pub = packet.Publish{}
 	return err
@@ -330,26 +335,29 @@ func (s *Session) sendLocked(m *store.Message, d Delivery, id uint16, dup bool) 
 // the subscription identifiers that matched [MQTT-3.3.4-3], the message
 // expiry interval left [MQTT-3.3.2-6] and a topic alias. The message's own
 // properties are shared with other subscribers: when one of these applies,
-// s.props takes a copy. s.mu is held.
-func (s *Session) v5PropsLocked(m *store.Message, d Delivery) {
+// a scratch copy from propsPool carries them, which it returns (the caller
+// puts it back); nil when the message's own properties do. s.mu is held.
+func (s *Session) v5PropsLocked(m *store.Message, d Delivery) *packet.Properties {
 	left, expires := m.ExpiryLeft(timeNow())
 	alias, known := s.aliasLocked(m.Topic)
 	if len(d.SubIDs) == 0 && !expires && alias == 0 {
-		return
+		return nil
 	}
+	own := propsPool.Get().(*packet.Properties)
 	if m.Props != nil {
-		s.props = *m.Props
+		*own = *m.Props
 	}
-	s.props.SubscriptionIDs = d.SubIDs
+	own.SubscriptionIDs = d.SubIDs
 	if expires {
-		s.props.MessageExpiry = left
-		s.props.Include(packet.PropMessageExpiry)
+		own.MessageExpiry = left
+		own.Include(packet.PropMessageExpiry)
 	}
-	s.props.TopicAlias = alias
+	own.TopicAlias = alias
 	if known {
 		s.pub.Topic = "" // the alias stands for it (MQTT 5 §3.3.2.3.4)
 	}
-	s.pub.Props = &s.props
+	s.pub.Props = own
+	return own
 }
 
 // aliasLocked returns the topic alias to send topic with, and whether the
