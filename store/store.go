@@ -28,8 +28,11 @@ type Message struct {
 	// From is the client identifier of the publisher; empty for messages
 	// the broker publishes itself.
 	From string
-	// Created is when the broker received the message; with a message
-	// expiry interval it says when the message expires.
+	// Created is when the broker received the message, for a message with
+	// an MQTT 5 expiry interval: it says when the message expires. The
+	// broker leaves it zero on a client's message without one (nothing
+	// needs it, and reading the clock for every message costs); its own
+	// messages and wills have it.
 	Created time.Time
 	// Routing is the broker's own note on a retained message it relays:
 	// whether its router has matched it against the subscriptions yet, so
