@@ -27,6 +27,9 @@ type TopicAliases struct {
 // client sets the first.
 var aliasesKey = NewKey[map[uint16]string]("aliases")
 
+// Handles implements Selective: PUBLISH.
+func (a *TopicAliases) Handles(t packet.Type) bool { return t == packet.TypePublish }
+
 // Handle implements Middleware.
 func (a *TopicAliases) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	if pub, ok := p.(*packet.Publish); ok && pub.Props != nil && pub.Props.TopicAlias != 0 {

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -141,5 +142,56 @@ func TestKeysAreDistinct(t *testing.T) {
 	b.Set(c, 2)
 	if a.Get(c) != 1 || b.Get(c) != 2 {
 		t.Fatalf("got %d and %d, want 1 and 2", a.Get(c), b.Get(c))
+	}
+}
+
+// counting counts the packets its Handle sees, by type, and passes them on;
+// only says which types it handles (nil: it is not asked, see
+// TestSelectiveSkipped).
+type counting struct {
+	seen map[packet.Type]int
+	only map[packet.Type]bool
+}
+
+func (m *counting) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
+	m.seen[p.Type()]++
+	return next.ServeMQTT(ctx, c, p)
+}
+
+type selective struct{ *counting }
+
+func (m selective) Handles(t packet.Type) bool { return m.only[t] }
+
+// TestSelectiveSkipped: a Selective middleware's Handle sees only the packet
+// types it handles, the others go on past it; one that is not Selective
+// sees every packet; both reach the end of the chain.
+func TestSelectiveSkipped(t *testing.T) {
+	all := &counting{seen: map[packet.Type]int{}}
+	some := selective{&counting{seen: map[packet.Type]int{}, only: map[packet.Type]bool{packet.TypePublish: true}}}
+	var ended []packet.Type
+	s, err := Build(mqtt.HandlerFunc(func(_ context.Context, _ *mqtt.Conn, p packet.Packet) error {
+		ended = append(ended, p.Type())
+		return nil
+	}), all, some)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	c := mqtt.NewConn(b, nil)
+	defer c.Close()
+	for _, p := range []packet.Packet{&packet.Connect{ClientID: "x"}, &packet.Pingreq{}, &packet.Publish{Topic: "t"}, &packet.Publish{Topic: "t"}} {
+		if err := s.ServeMQTT(context.Background(), c, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if all.seen[packet.TypeConnect] != 1 || all.seen[packet.TypePingreq] != 1 || all.seen[packet.TypePublish] != 2 {
+		t.Errorf("the middleware that is not Selective saw %v", all.seen)
+	}
+	if len(some.seen) != 1 || some.seen[packet.TypePublish] != 2 {
+		t.Errorf("the Selective middleware for PUBLISH saw %v", some.seen)
+	}
+	if len(ended) != 4 {
+		t.Errorf("the end of the chain saw %v", ended)
 	}
 }

@@ -37,6 +37,9 @@ var ErrConnectTimeout = errors.New("stack: no CONNECT in time")
 // broker closes it with ErrDisconnected as cause [MQTT-3.14.4-1].
 type Connection struct{}
 
+// Handles implements Selective: DISCONNECT.
+func (Connection) Handles(t packet.Type) bool { return t == packet.TypeDisconnect }
+
 // Handle implements Middleware.
 func (Connection) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	if _, ok := p.(*packet.Disconnect); ok {
@@ -227,6 +230,11 @@ func (w *LastWill) Close() {
 	}
 }
 
+// Handles implements Selective: CONNECT and DISCONNECT.
+func (w *LastWill) Handles(t packet.Type) bool {
+	return t == packet.TypeConnect || t == packet.TypeDisconnect
+}
+
 // Handle implements Middleware.
 func (w *LastWill) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	switch p := p.(type) {
@@ -328,6 +336,12 @@ type Authentication struct {
 }
 
 // Handle implements Middleware.
+// Handles implements Selective: CONNECT and AUTH.
+func (a *Authentication) Handles(t packet.Type) bool {
+	return t == packet.TypeConnect || t == packet.TypeAuth
+}
+
+// Handle implements Middleware.
 func (a *Authentication) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	switch cp := p.(type) {
 	case *packet.Connect:
@@ -406,6 +420,9 @@ func (a *Authorize) AuthorizeSubscribe(ctx context.Context, c *mqtt.Conn, s *pac
 	ok, err := a.Subscribe(ctx, c, s)
 	return ok && err == nil, err
 }
+
+// Handles implements Selective: PUBLISH.
+func (a *Authorize) Handles(t packet.Type) bool { return t == packet.TypePublish }
 
 // Handle implements Middleware.
 func (a *Authorize) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {

@@ -43,6 +43,11 @@ func (m *InboundManager) Bind(s *Stack) (err error) {
 	return err
 }
 
+// Handles implements Selective: PUBLISH and PUBREL.
+func (m *InboundManager) Handles(t packet.Type) bool {
+	return t == packet.TypePublish || t == packet.TypePubrel
+}
+
 // Handle implements Middleware.
 func (m *InboundManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	switch p := p.(type) {
@@ -143,6 +148,11 @@ type OutboundManager struct {
 func (m *OutboundManager) Bind(s *Stack) (err error) {
 	m.sessions, err = Need[Sessions](s)
 	return err
+}
+
+// Handles implements Selective: PUBACK, PUBREC and PUBCOMP.
+func (m *OutboundManager) Handles(t packet.Type) bool {
+	return t == packet.TypePuback || t == packet.TypePubrec || t == packet.TypePubcomp
 }
 
 // Handle implements Middleware.

@@ -139,6 +139,10 @@ func (r *Router) Stop() {
 	}
 }
 
+// Handles implements Selective: no packet; the router acts through its
+// callbacks, and a stack never calls its Handle.
+func (r *Router) Handles(packet.Type) bool { return false }
+
 // Handle passes every packet on: the router acts through its callbacks.
 func (r *Router) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	return next.ServeMQTT(ctx, c, p)

@@ -30,6 +30,16 @@ type Installer interface {
 	Install(ctx context.Context, c *mqtt.Conn) error
 }
 
+// Selective is a Middleware that handles some packet types only: a packet
+// of another type goes from the middleware before it straight to the one
+// after it, without a call. Handles is asked for each packet type once,
+// when the stack is built. A middleware that is not Selective sees every
+// packet. (Thirteen hops cost a PUBLISH about 100 ns more than the seven
+// that handle it.)
+type Selective interface {
+	Handles(t packet.Type) bool
+}
+
 // Binder is a Middleware that needs callbacks from others. Bind runs once,
 // when the stack is built, after every middleware is in place; it looks up
 // what it needs with Need, and an error from it fails the build.
@@ -45,8 +55,8 @@ type Binder interface {
 // A Stack is safe for concurrent use; its middlewares must be too.
 type Stack struct {
 	mws   []Middleware
-	first mqtt.Handler
-	seen  *Key[bool] // marks connections already installed
+	first [16]mqtt.Handler // the chain of each packet type
+	seen  *Key[bool]       // marks connections already installed
 	ends  sync.WaitGroup
 }
 
@@ -80,14 +90,21 @@ func New(mws ...Middleware) (*Stack, error) { return Build(Unhandled, mws...) }
 // run time.
 func Build(final mqtt.Handler, mws ...Middleware) (*Stack, error) {
 	s := &Stack{mws: mws, seen: NewKey[bool]("installed")}
-	next := final
-	for i := len(mws) - 1; i >= 0; i-- {
-		if mws[i] == nil {
+	for i, mw := range mws {
+		if mw == nil {
 			return nil, fmt.Errorf("stack: middleware %d is nil", i)
 		}
-		next = &link{mw: mws[i], next: next}
 	}
-	s.first = next
+	for t := range s.first {
+		next := final
+		for i := len(mws) - 1; i >= 0; i-- {
+			if sel, ok := mws[i].(Selective); ok && !sel.Handles(packet.Type(t)) {
+				continue
+			}
+			next = &link{mw: mws[i], next: next}
+		}
+		s.first[t] = next
+	}
 	for _, mw := range mws {
 		if b, ok := mw.(Binder); ok {
 			if err := b.Bind(s); err != nil {
@@ -111,7 +128,7 @@ func (s *Stack) ServeMQTT(ctx context.Context, c *mqtt.Conn, p packet.Packet) er
 			}
 		}
 	}
-	return s.first.ServeMQTT(ctx, c, p)
+	return s.first[p.Type()&15].ServeMQTT(ctx, c, p)
 }
 
 // AfterEnd runs f on its own goroutine once c has ended, as

@@ -50,6 +50,11 @@ func (m *SubscriptionManager) Bind(s *Stack) (err error) {
 	return err
 }
 
+// Handles implements Selective: SUBSCRIBE and UNSUBSCRIBE.
+func (m *SubscriptionManager) Handles(t packet.Type) bool {
+	return t == packet.TypeSubscribe || t == packet.TypeUnsubscribe
+}
+
 // Handle implements Middleware.
 func (m *SubscriptionManager) Handle(ctx context.Context, c *mqtt.Conn, p packet.Packet, next mqtt.Handler) error {
 	switch p := p.(type) {
@@ -190,6 +195,9 @@ func (m *RetainManager) Bind(s *Stack) (err error) {
 	m.retained, err = Need[Retainer](s)
 	return err
 }
+
+// Handles implements Selective: SUBSCRIBE.
+func (m *RetainManager) Handles(t packet.Type) bool { return t == packet.TypeSubscribe }
 
 // Handle implements Middleware: it lets the SUBSCRIBE through, then sends
 // the retained messages of what was granted.
