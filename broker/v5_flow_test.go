@@ -179,3 +179,31 @@ func TestV5ReceiveMaximumLowerOnReturn(t *testing.T) {
 	}
 	sub.ExpectNothing(quiet)
 }
+
+// TestV5MaximumPacketSizeOnReturn: a message in flight to a client that
+// comes back with a Maximum Packet Size too small for it is not sent again
+// [MQTT-3.1.2-24]: it is dropped as if delivered [MQTT-3.1.2-25], told in a
+// Dropped event, and the messages after it come.
+func TestV5MaximumPacketSizeOnReturn(t *testing.T) {
+	b, addr := startBroker(t, nil)
+	rec := record(b)
+	sub, _ := connect5(t, addr, "shrinking", false, &packet.Properties{SessionExpiry: 60})
+	subscribeQoS1(t, sub, "mpr/#")
+	publishRaw(t, addr, &packet.Publish{Topic: "mpr/big", QoS: 1, Payload: []byte(strings.Repeat("x", 200))})
+	if p := sub.NextPublish(); p.Topic != "mpr/big" {
+		t.Fatalf("got %s", p.Topic)
+	}
+	sub.Leave() // without PUBACK: the message stays in flight
+	sub, ack := connect5(t, addr, "shrinking", false, &packet.Properties{SessionExpiry: 60, MaximumPacketSize: 100})
+	if !ack.SessionPresent {
+		t.Fatal("session not present")
+	}
+	d := rec.wait(t, "Dropped", func(e event) bool { return e.id == "shrinking" })
+	if !errors.Is(d.err, mqtt.ErrPacketTooLarge) || d.msg.Topic != "mpr/big" {
+		t.Errorf("Dropped %s with %v, want mpr/big with ErrPacketTooLarge", d.msg.Topic, d.err)
+	}
+	publishRaw(t, addr, &packet.Publish{Topic: "mpr/small", QoS: 1, Payload: []byte("fits")})
+	if p := sub.NextPublish(); p.Topic != "mpr/small" || p.Dup {
+		t.Fatalf("got %+v, want mpr/small", p)
+	}
+}

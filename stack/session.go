@@ -480,9 +480,15 @@ func (s *Session) attach(ctx context.Context, c *mqtt.Conn, out sendParams) *mqt
 			err = s.sendLocked(o.msg, o.d, o.id, true)
 		}
 		if errors.Is(err, mqtt.ErrPacketTooLarge) {
+			// Too large for the client as it came back (a lower maximum
+			// packet size): discarded as in pumpLocked, and told.
 			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
 			i--
 			s.forget(ctx, o)
+			s.dropped++
+			if s.drop != nil {
+				s.drop(s, o.msg, err)
+			}
 			continue
 		}
 		if err != nil {
