@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -293,4 +294,37 @@ func TestV5SubscriptionIdentifiers(t *testing.T) {
 			Props: &packet.Properties{SubscriptionIDs: []int{1}}})
 		expectDisconnect(t, c, packet.SubscriptionIdentifiersNotSupported, true)
 	})
+}
+
+// TestV5TopicAliasToClientBounded: a client may allow 65,535 topic aliases,
+// but the broker gives at most 1,024 topics one per connection (the map is
+// its memory); the rest go by name [MQTT-3.3.2-11] allows fewer.
+func TestV5TopicAliasToClientBounded(t *testing.T) {
+	_, addr := startBroker(t, &Options{Capabilities: capsWith(func(c *stack.Capabilities) { c.TopicAliasesToClients = true })})
+	sub, _ := connect5(t, addr, "many", true, &packet.Properties{TopicAliasMaximum: 65535})
+	if ack := sub.MustSubscribe(1, packet.Subscription{Filter: "tab/#"}); ack.Reasons[0] != 0 {
+		t.Fatal(ack.Reasons[0])
+	}
+	const topics = 1030
+	ps := make([]*packet.Publish, topics)
+	for i := range ps {
+		ps[i] = &packet.Publish{Topic: fmt.Sprint("tab/", i), Payload: []byte("x")}
+	}
+	publishRaw(t, addr, ps...)
+	aliased := 0
+	for i := range topics {
+		p := sub.NextPublish()
+		if p.Topic != fmt.Sprint("tab/", i) {
+			t.Fatalf("message %d: topic %q", i, p.Topic)
+		}
+		if p.Props != nil && p.Props.TopicAlias != 0 {
+			aliased++
+			if int(p.Props.TopicAlias) != i+1 {
+				t.Fatalf("message %d: alias %d", i, p.Props.TopicAlias)
+			}
+		}
+	}
+	if aliased != 1024 {
+		t.Errorf("%d topics got an alias, want 1024", aliased)
+	}
 }

@@ -64,3 +64,35 @@ func TestDecodeIntoReusesWill(t *testing.T) {
 		t.Fatalf("CONNECT without a will left %+v", p.Will)
 	}
 }
+
+// TestIncluded: Included reports the properties marked present (by
+// decoding, or by Include), whatever their value, and not those merely
+// set; Has reports both.
+func TestIncluded(t *testing.T) {
+	sent := &packet.Properties{ContentType: "text/plain"}
+	sent.Include(packet.PropMessageExpiry) // 0, present
+	wire, err := (&packet.Publish{Topic: "t", Props: sent}).Append(nil, packet.V5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := packet.Decode(wire, packet.V5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.(*packet.Publish).Props
+	for _, id := range []packet.PropID{packet.PropMessageExpiry, packet.PropContentType} {
+		if !got.Included(id) || !got.Has(id) {
+			t.Errorf("decoded %v: Included %v, Has %v; want both", id, got.Included(id), got.Has(id))
+		}
+	}
+	if got.Included(packet.PropPayloadFormat) {
+		t.Error("decoded payload format, never sent, is included")
+	}
+	set := &packet.Properties{MessageExpiry: 5}
+	if set.Included(packet.PropMessageExpiry) || !set.Has(packet.PropMessageExpiry) {
+		t.Error("a set, not included, message expiry: want Has only")
+	}
+	if (*packet.Properties)(nil).Included(packet.PropMessageExpiry) {
+		t.Error("nil properties include something")
+	}
+}

@@ -161,6 +161,14 @@ type Properties struct {
 // field holds the zero value.
 func (p *Properties) Include(id PropID) { p.included |= 1 << id }
 
+// Included reports whether property id was marked present, by Include or
+// by decoding, whatever its field holds. With a check of the field itself
+// it says what Has does, without Has's look at every other field: for the
+// per-message paths.
+func (p *Properties) Included(id PropID) bool {
+	return p != nil && p.included&(1<<id) != 0
+}
+
 // Has reports whether property id is present: included, or non-zero.
 func (p *Properties) Has(id PropID) bool {
 	if p == nil {

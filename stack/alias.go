@@ -75,7 +75,7 @@ func messageProps(p *packet.Properties) *packet.Properties {
 	m := &packet.Properties{PayloadFormat: p.PayloadFormat, MessageExpiry: p.MessageExpiry,
 		ContentType: p.ContentType, ResponseTopic: p.ResponseTopic, CorrelationData: p.CorrelationData, User: p.User}
 	for _, id := range []packet.PropID{packet.PropPayloadFormat, packet.PropMessageExpiry} {
-		if p.Has(id) {
+		if p.Included(id) {
 			m.Include(id) // their 0 is not their absence
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,5 +194,47 @@ func TestSelectiveSkipped(t *testing.T) {
 	}
 	if len(ended) != 4 {
 		t.Errorf("the end of the chain saw %v", ended)
+	}
+}
+
+// idsSeen is a Subscriber that notes the subscription identifiers of what
+// it is given.
+type idsSeen struct{ last []int }
+
+func (s *idsSeen) Deliver(_ context.Context, _ *store.Message, d Delivery) error {
+	s.last = append(s.last[:0], d.SubIDs...)
+	return nil
+}
+
+// TestRouteSubscriptionIDsAllocateNothing: a delivery carrying one
+// subscription identifier costs the router no allocation (two, from
+// overlapping subscriptions of one subscriber, cost a small slice), and
+// each delivery carries the right identifiers.
+func TestRouteSubscriptionIDsAllocateNothing(t *testing.T) {
+	r := NewMemoryBackend()
+	defer r.Stop()
+	one, two := &idsSeen{}, &idsSeen{}
+	ctx := context.Background()
+	subscribe := func(to Subscriber, filter string, id int) {
+		if _, err := r.Subscribe(ctx, to, store.Subscription{Filter: filter, ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subscribe(one, "a/b", 7)
+	m := &store.Message{Topic: "a/b", Payload: []byte("x")}
+	relay := func() {
+		if err := r.Relay(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, relay); allocs != 0 {
+		t.Errorf("%.1f allocations per message", allocs)
+	}
+	subscribe(two, "a/b", 8)
+	subscribe(two, "a/+", 9)
+	relay()
+	slices.Sort(two.last)
+	if !slices.Equal(one.last, []int{7}) || !slices.Equal(two.last, []int{8, 9}) {
+		t.Errorf("identifiers %v and %v, want [7] and [8 9]", one.last, two.last)
 	}
 }

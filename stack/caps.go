@@ -49,7 +49,8 @@ type Capabilities struct {
 	ResponseInformation func(clientID string) string
 	// TopicAliasesToClients makes the broker send topic aliases to clients
 	// that accept them (Topic Alias Maximum in CONNECT): a topic's name is
-	// sent once per connection, then only its alias.
+	// sent once per connection, then only its alias. At most 1,024 topics
+	// per connection get one, whatever the client allows.
 	TopicAliasesToClients bool
 }
 
@@ -61,6 +62,10 @@ func DefaultCapabilities() Capabilities {
 }
 
 var defaultCaps = DefaultCapabilities()
+
+// maxAliasesToClient bounds the topic aliases the broker gives one client:
+// the client sets the maximum, the broker keeps the map.
+const maxAliasesToClient = 1024
 
 func capsOr(c *Capabilities) *Capabilities {
 	if c == nil {

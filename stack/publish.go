@@ -69,7 +69,7 @@ func (m *InboundManager) publish(ctx context.Context, c *mqtt.Conn, p *packet.Pu
 	}
 	msg := &store.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
 		Props: p.Props, From: s.ID}
-	if p.Props != nil && (p.Props.MessageExpiry != 0 || p.Props.Has(packet.PropMessageExpiry)) {
+	if p.Props != nil && (p.Props.MessageExpiry != 0 || p.Props.Included(packet.PropMessageExpiry)) {
 		// Only an expiry interval needs it, and reading the clock is a
 		// measurable part of a PUBLISH's cost.
 		msg.Created = timeNow()

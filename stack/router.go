@@ -112,13 +112,15 @@ type Router struct {
 type matches struct {
 	list  []match
 	index map[Subscriber]int // used once list is long
+	one   [1]int             // the identifiers of a delivery with one
 }
 
 type match struct {
-	to  Subscriber
-	qos packet.QoS
-	rap bool  // retain as published
-	ids []int // subscription identifiers
+	to   Subscriber
+	qos  packet.QoS
+	rap  bool  // retain as published
+	id   int   // a subscription identifier, 0 for none
+	more []int // every identifier, once there are two or more
 }
 
 // Start subscribes the router to its bus. It is called by Relay and
@@ -205,7 +207,7 @@ func (r *Router) route(ctx context.Context, m *store.Message) {
 		}
 		// A message to an existing subscription goes out with retain 0
 		// [MQTT-3.3.1-9], unless the subscription keeps it as published.
-		if err := d.to.Deliver(ctx, msg, Delivery{QoS: qos, Retain: d.rap && m.Retain, SubIDs: d.ids}); err != nil && r.Delivered != nil {
+		if err := d.to.Deliver(ctx, msg, Delivery{QoS: qos, Retain: d.rap && m.Retain, SubIDs: ms.subIDs(&d)}); err != nil && r.Delivered != nil {
 			r.Delivered(d.to, msg, err)
 		}
 	}
@@ -237,8 +239,14 @@ func (ms *matches) add(to Subscriber, sub store.Subscription) {
 		d := &ms.list[i]
 		d.qos = max(d.qos, sub.QoS)
 		d.rap = d.rap || sub.RetainAsPublished
-		if sub.ID != 0 {
-			d.ids = append(d.ids, sub.ID)
+		switch {
+		case sub.ID == 0:
+		case d.id == 0:
+			d.id = sub.ID
+		case d.more == nil:
+			d.more = []int{d.id, sub.ID}
+		default:
+			d.more = append(d.more, sub.ID)
 		}
 		return
 	}
@@ -255,11 +263,21 @@ func (ms *matches) add(to Subscriber, sub store.Subscription) {
 }
 
 func newMatch(to Subscriber, sub store.Subscription) match {
-	d := match{to: to, qos: sub.QoS, rap: sub.RetainAsPublished}
-	if sub.ID != 0 {
-		d.ids = []int{sub.ID}
+	return match{to: to, qos: sub.QoS, rap: sub.RetainAsPublished, id: sub.ID}
+}
+
+// subIDs returns d's subscription identifiers; one alone goes in ms.one,
+// so that a delivery with one allocates nothing (Subscriber.Deliver keeps a
+// copy of what it keeps).
+func (ms *matches) subIDs(d *match) []int {
+	switch {
+	case d.more != nil:
+		return d.more
+	case d.id != 0:
+		ms.one[0] = d.id
+		return ms.one[:]
 	}
-	return d
+	return nil
 }
 
 func (ms *matches) reset() {

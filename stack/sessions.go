@@ -240,7 +240,9 @@ func (m *SessionManager) connect(ctx context.Context, c *mqtt.Conn, p *packet.Co
 			out.window = min(out.window, int(p.Props.ReceiveMaximum))
 		}
 		if caps.TopicAliasesToClients && p.Props != nil && p.Props.TopicAliasMaximum > 0 {
-			out.aliasMax = p.Props.TopicAliasMaximum
+			// The client's maximum, up to the broker's own per
+			// connection: the map is the broker's memory.
+			out.aliasMax = min(p.Props.TopicAliasMaximum, maxAliasesToClient)
 			out.aliases = make(map[string]uint16)
 		}
 	}

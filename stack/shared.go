@@ -264,10 +264,14 @@ func (s *Session) takeShared(ctx context.Context, g *shareGroup) []*store.Messag
 	defer s.mu.Unlock()
 	var out []*store.Message
 	keep := s.queue[:0]
-	for _, o := range s.queue {
+	heldFrom := len(s.queue) - s.held // the held ones are the queue's tail
+	for i, o := range s.queue {
 		if o.d.via != g {
 			keep = append(keep, o)
 			continue
+		}
+		if i >= heldFrom {
+			s.held-- // one fewer held behind a retained look-up
 		}
 		out = append(out, o.msg)
 		s.forget(ctx, o)

@@ -45,7 +45,7 @@ type Message struct {
 // Expired reports whether the message's MQTT 5 expiry interval has run out
 // at now.
 func (m *Message) Expired(now time.Time) bool {
-	if m.Props == nil || m.Props.MessageExpiry == 0 && !m.Props.Has(packet.PropMessageExpiry) {
+	if m.Props == nil || m.Props.MessageExpiry == 0 && !m.Props.Included(packet.PropMessageExpiry) {
 		return false
 	}
 	return now.Sub(m.Created) >= time.Duration(m.Props.MessageExpiry)*time.Second
@@ -55,7 +55,7 @@ func (m *Message) Expired(now time.Time) bool {
 // interval at now, and false when it has none.
 func (m *Message) ExpiryLeft(now time.Time) (uint32, bool) {
 	p := m.Props
-	if p == nil || p.MessageExpiry == 0 && !p.Has(packet.PropMessageExpiry) {
+	if p == nil || p.MessageExpiry == 0 && !p.Included(packet.PropMessageExpiry) {
 		return 0, false
 	}
 	waited := now.Sub(m.Created) / time.Second
